@@ -1,0 +1,189 @@
+// Python binding of the descriptor core: the trainer's only route to the
+// descriptor math (no second copy in TensorFlow). tinynet/descriptors.py builds
+// the neighbour graph (atoms + periodic images) with ASE and calls these.
+#include "tinynet/potential.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+
+namespace py = pybind11;
+using namespace tinynet;
+
+namespace {
+
+using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+using RealArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// Graph arrays as produced by tinynet.descriptors.build_graph.
+struct GraphInput {
+  RealArray positions;    // (M, 3) atoms first, then images
+  IntArray species;       // (M,)
+  IntArray list_start, list_count, neighbors;
+  NeighborGraph graph;
+
+  GraphInput(RealArray x, IntArray s, IntArray start, IntArray count, IntArray nbr) :
+      positions(x), species(s), list_start(start), list_count(count), neighbors(nbr)
+  {
+    const int m = (int) species.shape(0);
+    if (positions.ndim() != 2 || positions.shape(0) != m || positions.shape(1) != 3)
+      throw std::invalid_argument("positions must have shape (M, 3) matching species");
+    if (list_start.shape(0) != m || list_count.shape(0) != m)
+      throw std::invalid_argument("list_start/list_count must have M entries");
+    graph.reset(m, positions.data(), species.data());
+    const int *st = list_start.data(), *ct = list_count.data(), *nb = neighbors.data();
+    const long n_nb = (long) neighbors.shape(0);
+    for (int u = 0; u < m; ++u) {
+      if (st[u] < 0 || ct[u] < 0 || (long) st[u] + ct[u] > n_nb)
+        throw std::invalid_argument("neighbour list out of bounds");
+      for (int k = 0; k < ct[u]; ++k)
+        if (nb[st[u] + k] < 0 || nb[st[u] + k] >= m)
+          throw std::invalid_argument("neighbour index out of range");
+      graph.add_list(u, nb + st[u], ct[u]);
+    }
+  }
+};
+
+// Features of atoms 0..n_atoms-1 and, optionally, their Jacobian with respect
+// to atom positions (images folded onto their atom via `owner`) and to strain.
+py::dict compute_features(Descriptor &desc, GraphInput &in, const IntArray &owner_arr, int n_atoms,
+                          bool jacobian)
+{
+  const int nf = desc.n_features();
+  const int *owner = owner_arr.data();
+  const NeighborGraph &graph = in.graph;
+  if (owner_arr.shape(0) != graph.n_nodes) throw std::invalid_argument("owner must have M entries");
+
+  RealArray features({n_atoms, nf});
+  RealArray dG_dstrain({jacobian ? n_atoms : 0, nf, 3, 3});
+  std::vector<long> pair_center, pair_atom;
+  std::vector<double> dG_dr;    // [pair][feature][3]
+  std::vector<int> slot_of_atom(n_atoms, -1);
+  std::vector<double> onehot(nf, 0.0);
+
+  desc.prepare(graph);
+  for (int i = 0; i < n_atoms; ++i) {
+    if (graph.species[i] < 0) throw std::invalid_argument("atom with an unknown species");
+    double *G = features.mutable_data(i);
+    desc.compute(graph, i, G);
+    if (!jacobian) continue;
+
+    const Environment &env = desc.env();
+    double *strain = dG_dstrain.mutable_data(i);
+    std::fill(strain, strain + nf * 9, 0.0);
+    const size_t first_pair = pair_center.size();
+    for (int f = 0; f < nf; ++f) {
+      onehot[f] = 1.0;
+      desc.backprop(onehot.data());
+      onehot[f] = 0.0;
+      for (int k = 0; k < env.size(); ++k) {
+        const double *g = &env.grad[3 * k];
+        if (g[0] == 0.0 && g[1] == 0.0 && g[2] == 0.0) continue;
+        const int atom = owner[env.node[k]];
+        if (slot_of_atom[atom] < 0) {
+          slot_of_atom[atom] = (int) pair_center.size();
+          pair_center.push_back(i);
+          pair_atom.push_back(atom);
+          dG_dr.resize(dG_dr.size() + (size_t) nf * 3, 0.0);
+        }
+        double *dst = &dG_dr[((size_t) slot_of_atom[atom] * nf + f) * 3];
+        const double *r = &env.rel[3 * k];
+        for (int a = 0; a < 3; ++a) {
+          dst[a] += g[a];
+          for (int b = 0; b < 3; ++b) strain[f * 9 + a * 3 + b] += g[a] * r[b];
+        }
+      }
+    }
+    for (size_t p = first_pair; p < pair_center.size(); ++p) slot_of_atom[pair_atom[p]] = -1;
+  }
+
+  py::dict out;
+  out["features"] = features;
+  if (jacobian) {
+    const long np = (long) pair_center.size();
+    RealArray jac({np, (long) nf, 3L});
+    std::copy(dG_dr.begin(), dG_dr.end(), jac.mutable_data());
+    out["pair_center"] = py::array_t<long>(np, pair_center.data());
+    out["pair_atom"] = py::array_t<long>(np, pair_atom.data());
+    out["dG_dr"] = jac;
+    out["dG_dstrain"] = dG_dstrain;
+  }
+  return out;
+}
+
+// Energy, per-node forces, per-centre energies and the virial from a potential.
+py::dict evaluate(Potential &pot, GraphInput &in, int n_atoms)
+{
+  const NeighborGraph &graph = in.graph;
+  RealArray forces({graph.n_nodes, 3});
+  RealArray atom_energy(n_atoms);
+  std::fill(forces.mutable_data(), forces.mutable_data() + 3 * graph.n_nodes, 0.0);
+  std::vector<double> node_energy(graph.n_nodes, 0.0);
+  std::vector<int> centers;
+  for (int i = 0; i < n_atoms; ++i)
+    if (graph.species[i] >= 0) centers.push_back(i);
+
+  EvalOutput out;
+  out.force = forces.mutable_data();
+  out.atom_energy = node_energy.data();
+  out.want_virial = true;
+  pot.compute(graph, centers.data(), (int) centers.size(), out);
+  std::copy(node_energy.begin(), node_energy.begin() + n_atoms, atom_energy.mutable_data());
+
+  py::dict d;
+  d["energy"] = out.energy;
+  d["node_forces"] = forces;
+  d["atom_energies"] = atom_energy;
+  d["virial"] = std::vector<double>(out.virial, out.virial + 6);
+  d["n_extrapolating"] = out.n_extrapolating;
+  return d;
+}
+
+template <class T> T translate_errors(const std::function<T()> &fn)
+{
+  try {
+    return fn();
+  } catch (const FileError &e) {
+    throw py::value_error(e.what());
+  }
+}
+
+}    // namespace
+
+PYBIND11_MODULE(_core, m)
+{
+  m.doc() = "tinynet descriptor core (C++), shared with pair_style tinynet";
+
+  py::class_<GraphInput>(m, "Graph")
+      .def(py::init<RealArray, IntArray, IntArray, IntArray, IntArray>(), py::arg("positions"),
+           py::arg("species"), py::arg("list_start"), py::arg("list_count"), py::arg("neighbors"),
+           py::keep_alive<1, 2>(), py::keep_alive<1, 3>());
+
+  py::class_<Descriptor>(m, "Descriptor")
+      .def(py::init([](const std::string &json_text, int n_species) {
+             return translate_errors<Descriptor>(
+                 [&] { return parse_descriptor(json_text, n_species, "<descriptor>"); });
+           }),
+           py::arg("descriptor_json"), py::arg("n_species"))
+      .def_property_readonly("n_features", &Descriptor::n_features)
+      .def_property_readonly("cutoff", &Descriptor::cutoff)
+      .def_property_readonly("bond_cutoff", &Descriptor::bond_cutoff)
+      .def("compute", &compute_features, py::arg("graph"), py::arg("owner"), py::arg("n_atoms"),
+           py::arg("jacobian") = true);
+
+  py::class_<Potential>(m, "Potential")
+      .def(py::init([](const std::string &path) {
+             return translate_errors<Potential>([&] { return read_potential(path); });
+           }),
+           py::arg("path"))
+      .def_readonly("elements", &Potential::elements)
+      .def_readonly("cutoff", &Potential::cutoff)
+      .def_readonly("units", &Potential::units)
+      .def_property_readonly("bond_cutoff",
+                             [](const Potential &p) { return p.descriptor.bond_cutoff(); })
+      .def_property_readonly("n_features",
+                             [](const Potential &p) { return p.descriptor.n_features(); })
+      .def("evaluate", &evaluate, py::arg("graph"), py::arg("n_atoms"));
+}

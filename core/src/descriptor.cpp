@@ -1,0 +1,324 @@
+#include "tinynet/descriptor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace tinynet {
+
+// ---------------------------------------------------------------------------
+// Descriptor: environment construction and dispatch to the blocks
+// ---------------------------------------------------------------------------
+
+void Descriptor::add_block(std::unique_ptr<DescriptorBlock> block)
+{
+  block_offset_.push_back(n_features_);
+  n_features_ += block->n_features();
+  cutoff_ = std::max(cutoff_, block->range());
+  bond_cutoff_ = std::max(bond_cutoff_, block->bond_cutoff());
+  blocks_.push_back(std::move(block));
+}
+
+void Descriptor::prepare(const NeighborGraph &graph)
+{
+  if ((int) local_of_.size() < graph.n_nodes) local_of_.resize(graph.n_nodes, -1);
+  for (auto &block : blocks_) block->prepare(graph);
+}
+
+void Descriptor::compute(const NeighborGraph &graph, int center, double *features)
+{
+  // Reset the previous centre's node map (cheaper than clearing it all).
+  for (int node : env_.node) local_of_[node] = -1;
+
+  Environment &env = env_;
+  env.center = center;
+  env.node.clear();
+  env.species.clear();
+  env.rel.clear();
+  env.dist.clear();
+
+  const double *xi = graph.x + 3 * center;
+  const double cutsq = cutoff_ * cutoff_;
+  auto add_node = [&](int node, double dx, double dy, double dz, double r) {
+    local_of_[node] = env.size();
+    env.node.push_back(node);
+    env.species.push_back(graph.species[node]);
+    env.rel.insert(env.rel.end(), {dx, dy, dz});
+    env.dist.push_back(r);
+  };
+  add_node(center, 0.0, 0.0, 0.0, 0.0);
+  const int begin = graph.start[center], end = begin + graph.count[center];
+  for (int k = begin; k < end; ++k) {
+    const int j = graph.neighbors[k];
+    if (j == center || graph.species[j] < 0 || local_of_[j] >= 0) continue;
+    const double *xj = graph.x + 3 * j;
+    const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
+    const double rsq = dx * dx + dy * dy + dz * dz;
+    if (rsq < cutsq) add_node(j, dx, dy, dz, std::sqrt(rsq));
+  }
+  env.grad.assign(3 * env.size(), 0.0);
+
+  for (size_t b = 0; b < blocks_.size(); ++b)
+    blocks_[b]->compute(env, local_of_, features + block_offset_[b]);
+}
+
+void Descriptor::backprop(const double *dE_dG)
+{
+  std::fill(env_.grad.begin(), env_.grad.end(), 0.0);
+  for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->backprop(env_, dE_dG + block_offset_[b]);
+}
+
+// ---------------------------------------------------------------------------
+// Moments block
+// ---------------------------------------------------------------------------
+
+MomentsBlock::MomentsBlock(int n_max, double bond_cutoff, double r0,
+                           std::vector<double> decay_lengths, int n_species) :
+    n_max_(n_max), depth_(n_max / 2), n_species_(n_species), rb_(bond_cutoff), r0_(r0),
+    decay_(std::move(decay_lengths))
+{
+  if (n_max_ < 2) throw std::invalid_argument("moments block: n_max must be >= 2");
+  if (!(rb_ > 0.0)) throw std::invalid_argument("moments block: bond_cutoff must be > 0");
+  if (decay_.empty()) throw std::invalid_argument("moments block: decay_lengths is empty");
+  for (double l : decay_)
+    if (!(l > 0.0)) throw std::invalid_argument("moments block: decay lengths must be > 0");
+  bonds_.n_channels = (int) decay_.size();
+}
+
+void MomentsBlock::hoppings(double r, double *h, double *dh) const
+{
+  const double fc = cutoff_fn(r / rb_), dfc = cutoff_fn_deriv(r / rb_) / rb_;
+  for (size_t c = 0; c < decay_.size(); ++c) {
+    const double e = std::exp(-(r - r0_) / decay_[c]);
+    h[c] = e * fc;
+    dh[c] = e * (dfc - fc / decay_[c]);
+  }
+}
+
+void MomentsBlock::prepare(const NeighborGraph &graph)
+{
+  const int nc = (int) decay_.size();
+  BondTable &t = bonds_;
+  t.start.assign(graph.n_nodes, 0);
+  t.count.assign(graph.n_nodes, 0);
+  t.partner.clear();
+  t.unit.clear();
+  t.hop.clear();
+  t.dhop.clear();
+  const double rbsq = rb_ * rb_;
+  double h[16], dh[16];
+  std::vector<double> hbuf(nc), dhbuf(nc);
+  double *hp = nc <= 16 ? h : hbuf.data(), *dhp = nc <= 16 ? dh : dhbuf.data();
+  for (int u = 0; u < graph.n_nodes; ++u) {
+    t.start[u] = (int) t.partner.size();
+    if (graph.species[u] < 0) continue;
+    const double *xu = graph.x + 3 * u;
+    const int begin = graph.start[u], end = begin + graph.count[u];
+    for (int k = begin; k < end; ++k) {
+      const int v = graph.neighbors[k];
+      if (v == u || graph.species[v] < 0) continue;
+      const double *xv = graph.x + 3 * v;
+      const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq >= rbsq) continue;
+      const double r = std::sqrt(rsq);
+      hoppings(r, hp, dhp);
+      t.partner.push_back(v);
+      t.unit.insert(t.unit.end(), {dx / r, dy / r, dz / r});
+      t.hop.insert(t.hop.end(), hp, hp + nc);
+      t.dhop.insert(t.dhop.end(), dhp, dhp + nc);
+    }
+    t.count[u] = (int) t.partner.size() - t.start[u];
+  }
+}
+
+void MomentsBlock::compute(const Environment &env, const std::vector<int> &local_of,
+                           double *features)
+{
+  const int nc = (int) decay_.size();
+  std::fill(features, features + n_features(), 0.0);
+
+  // Breadth-first walk over bonds from the centre, out to depth floor(n_max/2):
+  // a returning path of n hops never gets further than that. Record each edge
+  // once: to the next shell, and within a shell (which closes odd cycles).
+  // Edges within the outermost shell only matter for an odd n_max.
+  depth_of_env.assign(env.size(), -1);
+  walk_env.assign(1, 0);
+  walk_species.assign(1, env.species[0]);
+  depth_of_env[0] = 0;
+  edge_p.clear();
+  edge_q.clear();
+  edge_bond.clear();
+  std::vector<int> &walk_of = walk_of_env;
+  walk_of.assign(env.size(), -1);
+  walk_of[0] = 0;
+  const bool odd_top = (n_max_ % 2) == 1;
+  for (int p = 0; p < (int) walk_env.size(); ++p) {
+    const int pe = walk_env[p], d = depth_of_env[pe];
+    if (d == depth_ && !odd_top) break;    // the walk is in depth order
+    const int node = env.node[pe];
+    const int begin = bonds_.start[node], end = begin + bonds_.count[node];
+    for (int b = begin; b < end; ++b) {
+      const int qe = local_of[bonds_.partner[b]];
+      if (qe < 0) continue;
+      int dq = depth_of_env[qe];
+      if (dq < 0) {
+        if (d == depth_) continue;    // beyond the deepest shell
+        dq = depth_of_env[qe] = d + 1;
+        walk_of[qe] = (int) walk_env.size();
+        walk_env.push_back(qe);
+        walk_species.push_back(env.species[qe]);
+      }
+      const int q = walk_of[qe];
+      if (dq == d + 1 || (dq == d && p < q)) {
+        edge_p.push_back(p);
+        edge_q.push_back(q);
+        edge_bond.push_back(b);
+      }
+    }
+  }
+
+  // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
+  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  v.assign((size_t) nc * levels * nw, 0.0);
+  w.assign((size_t) nc * levels * nw, 0.0);
+  for (int c = 0; c < nc; ++c) {
+    double *vc = &v[(size_t) c * levels * nw];
+    double *wc = &w[(size_t) c * levels * nw];
+    vc[0] = 1.0;
+    for (int a = 0; a <= depth_; ++a) {
+      const double *va = vc + a * nw;
+      // H v_a: the next level if there is one, else only for the odd moment.
+      const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
+      if (need_next || need_odd) {
+        double *hv = wc + a * nw;
+        for (int e = 0; e < ne; ++e) {
+          const double h = bonds_.hop[(size_t) edge_bond[e] * nc + c];
+          hv[edge_p[e]] += h * va[edge_q[e]];
+          hv[edge_q[e]] += h * va[edge_p[e]];
+        }
+        if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
+      }
+      if (a == 0) continue;
+      if (2 * a <= n_max_)
+        for (int k = 0; k < nw; ++k) features[feature_index(2 * a, c, walk_species[k])] += va[k] * va[k];
+      if (need_odd) {
+        const double *wa = wc + a * nw;
+        for (int k = 0; k < nw; ++k)
+          features[feature_index(2 * a + 1, c, walk_species[k])] += va[k] * wa[k];
+      }
+    }
+  }
+}
+
+void MomentsBlock::backprop(Environment &env, const double *dE_dG)
+{
+  const int nc = (int) decay_.size();
+  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  dE_dr_edge.assign(ne, 0.0);
+  gbar.resize(nw);
+  gnext.resize(nw);
+
+  for (int c = 0; c < nc; ++c) {
+    const double *vc = &v[(size_t) c * levels * nw];
+    const double *wc = &w[(size_t) c * levels * nw];
+    const double *hop = bonds_.hop.data(), *dhop = bonds_.dhop.data();
+    // gbar = dE/dv_a, swept from the deepest level down to level 1.
+    std::fill(gbar.begin(), gbar.end(), 0.0);
+    for (int a = depth_; a >= 1; --a) {
+      const double *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
+      if (2 * a <= n_max_)
+        for (int k = 0; k < nw; ++k)
+          gbar[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
+      if (2 * a + 1 <= n_max_) {
+        // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
+        const double *wa = wc + a * nw;
+        const int n = 2 * a + 1;
+        for (int k = 0; k < nw; ++k) gbar[k] += dE_dG[feature_index(n, c, walk_species[k])] * wa[k];
+        for (int e = 0; e < ne; ++e) {
+          const int p = edge_p[e], q = edge_q[e];
+          const double bp = dE_dG[feature_index(n, c, walk_species[p])];
+          const double bq = dE_dG[feature_index(n, c, walk_species[q])];
+          const double h = hop[(size_t) edge_bond[e] * nc + c];
+          gbar[p] += h * bq * va[q];
+          gbar[q] += h * bp * va[p];
+          dE_dr_edge[e] += (bp + bq) * va[p] * va[q] * dhop[(size_t) edge_bond[e] * nc + c];
+        }
+      }
+      // Through v_a = H v_(a-1): dh_pq += gbar_p v_q + gbar_q v_p; gnext = H gbar.
+      std::fill(gnext.begin(), gnext.end(), 0.0);
+      for (int e = 0; e < ne; ++e) {
+        const int p = edge_p[e], q = edge_q[e];
+        const size_t hb = (size_t) edge_bond[e] * nc + c;
+        dE_dr_edge[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhop[hb];
+        gnext[p] += hop[hb] * gbar[q];
+        gnext[q] += hop[hb] * gbar[p];
+      }
+      gbar.swap(gnext);
+    }
+  }
+
+  // Each bond length depends on its two end nodes.
+  for (int e = 0; e < ne; ++e) {
+    const double *u = &bonds_.unit[3 * (size_t) edge_bond[e]];    // from p towards q
+    const double g = dE_dr_edge[e];
+    double *gp = &env.grad[3 * walk_env[edge_p[e]]], *gq = &env.grad[3 * walk_env[edge_q[e]]];
+    for (int d = 0; d < 3; ++d) {
+      gq[d] += g * u[d];
+      gp[d] -= g * u[d];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Radial block
+// ---------------------------------------------------------------------------
+
+RadialBlock::RadialBlock(double cutoff, std::vector<double> centers, double alpha, int n_species) :
+    rc_(cutoff), alpha_(alpha), centers_(std::move(centers)), n_species_(n_species)
+{
+  if (!(rc_ > 0.0)) throw std::invalid_argument("radial block: cutoff must be > 0");
+  if (!(alpha_ > 0.0)) throw std::invalid_argument("radial block: alpha must be > 0");
+  if (centers_.empty()) throw std::invalid_argument("radial block: centers is empty");
+}
+
+void RadialBlock::compute(const Environment &env, const std::vector<int> & /*local_of*/,
+                          double *features)
+{
+  const int nk = (int) centers_.size();
+  std::fill(features, features + n_features(), 0.0);
+  in_range.clear();
+  dbasis.clear();
+  for (int j = 1; j < env.size(); ++j) {
+    const double r = env.dist[j];
+    if (r >= rc_) continue;
+    const double fc = cutoff_fn(r / rc_), dfc = cutoff_fn_deriv(r / rc_) / rc_;
+    in_range.push_back(j);
+    const int s = env.species[j];
+    for (int k = 0; k < nk; ++k) {
+      const double dr = r - centers_[k];
+      const double phi = std::exp(-alpha_ * dr * dr);
+      features[k * n_species_ + s] += phi * fc;
+      dbasis.push_back(phi * (dfc - 2.0 * alpha_ * dr * fc));
+    }
+  }
+}
+
+void RadialBlock::backprop(Environment &env, const double *dE_dG)
+{
+  const int nk = (int) centers_.size();
+  double *g0 = &env.grad[0];
+  for (size_t m = 0; m < in_range.size(); ++m) {
+    const int j = in_range[m], s = env.species[j];
+    double dE_dr = 0.0;
+    for (int k = 0; k < nk; ++k) dE_dr += dE_dG[k * n_species_ + s] * dbasis[m * nk + k];
+    const double scale = dE_dr / env.dist[j];
+    for (int d = 0; d < 3; ++d) {
+      const double g = scale * env.rel[3 * j + d];
+      env.grad[3 * j + d] += g;
+      g0[d] -= g;
+    }
+  }
+}
+
+}    // namespace tinynet

