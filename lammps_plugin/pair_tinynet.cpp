@@ -140,7 +140,8 @@ void PairTinyNet::init_style()
 
 double PairTinyNet::init_one(int i, int j)
 {
-  if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set");
+  // Pairs with a NULL type are not set (so pair hybrid can give them to
+  // another style) but need no error: the core skips unmodelled atoms.
   // Ghost atoms need only their bonds (walked by the cycle block).
   cutghost[i][j] = cutghost[j][i] = potential->descriptor.bond_cutoff();
   return potential->cutoff;

@@ -20,6 +20,40 @@ using json = nlohmann_lmp::json;
 constexpr const char *FORMAT_NAME = "tinynet-potential";
 constexpr int FORMAT_VERSION = 1;
 
+// JSON has no NaN/Infinity, but Python's json module writes them. Turn such
+// bare tokens into marked strings, so the field they sit in can be named.
+const std::string NONFINITE_MARK = "~tinynet-nonfinite~";
+
+std::string mark_nonfinite(const std::string &text)
+{
+  static const char *tokens[] = {"-Infinity", "Infinity", "NaN"};
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t k = 0; k < text.size(); ++k) {
+    const char ch = text[k];
+    if (in_string) {
+      out += ch;
+      if (ch == '\\' && k + 1 < text.size()) out += text[++k];
+      else if (ch == '"') in_string = false;
+      continue;
+    }
+    if (ch == '"') in_string = true;
+    bool replaced = false;
+    for (const char *tok : tokens) {
+      const size_t len = std::char_traits<char>::length(tok);
+      if (text.compare(k, len, tok) == 0) {
+        out += "\"" + NONFINITE_MARK + tok + "\"";
+        k += len - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += ch;
+  }
+  return out;
+}
+
 // Checked access to a JSON value, remembering its field path for messages.
 class Field {
  public:
@@ -66,6 +100,8 @@ class Field {
   }
   double number() const
   {
+    if (value_.is_string() && value_.get<std::string>().rfind(NONFINITE_MARK, 0) == 0)
+      fail("not a finite number (" + value_.get<std::string>().substr(NONFINITE_MARK.size()) + ")");
     if (!value_.is_number()) fail("expected a number");
     const double v = value_.get<double>();
     if (!std::isfinite(v)) fail("not a finite number");
@@ -173,7 +209,7 @@ void read_model(const Field &m, int n_features, ElementModel &model)
 json parse(const std::string &text, const std::string &source)
 {
   try {
-    return json::parse(text);
+    return json::parse(mark_nonfinite(text));
   } catch (const std::exception &e) {
     throw FileError(source, "", std::string("not valid JSON (truncated or corrupt?): ") + e.what());
   }

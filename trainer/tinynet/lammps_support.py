@@ -53,7 +53,7 @@ def _preload_mpi():
     except metadata.PackageNotFoundError:
         return
     for f in files:
-        if f.name.startswith("libmpi.so"):
+        if f.name == "libmpi.so.12":
             ctypes.CDLL(str(f.locate()), mode=ctypes.RTLD_GLOBAL)
             return
 

