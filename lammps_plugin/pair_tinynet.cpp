@@ -20,6 +20,7 @@
 #include "update.h"
 #include "utils.h"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace LAMMPS_NS;
@@ -142,9 +143,12 @@ double PairTinyNet::init_one(int i, int j)
 {
   // Pairs with a NULL type are not set (so pair hybrid can give them to
   // another style) but need no error: the core skips unmodelled atoms.
-  // Ghost atoms need only their bonds (walked by the cycle block).
+  // Centres need neighbours out to the list cutoff only; the cycle block
+  // reaches further nodes by walking bonds, so ghost atoms need their bonds,
+  // and the ghost shell must cover the whole interaction range.
   cutghost[i][j] = cutghost[j][i] = potential->descriptor.bond_cutoff();
-  return potential->cutoff;
+  comm->cutghostuser = std::max(comm->cutghostuser, potential->cutoff + neighbor->skin);
+  return potential->descriptor.list_cutoff();
 }
 
 void PairTinyNet::compute(int eflag, int vflag)

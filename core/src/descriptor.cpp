@@ -10,61 +10,76 @@ namespace tinynet {
 // Descriptor: environment construction and dispatch to the blocks
 // ---------------------------------------------------------------------------
 
+void Environment::begin(const NeighborGraph &graph, int center_node)
+{
+  // Reset the previous centre's entries (cheaper than clearing the whole map).
+  if ((int) local_of_.size() < graph.n_nodes) local_of_.resize(graph.n_nodes, -1);
+  for (int k : node) local_of_[k] = -1;
+  graph_ = &graph;
+  center = center_node;
+  node.clear();
+  species.clear();
+  rel.clear();
+  dist.clear();
+  add(center_node, 0.0, 0.0, 0.0, 0.0);
+}
+
+int Environment::add(int graph_node, double dx, double dy, double dz, double r)
+{
+  const int k = size();
+  local_of_[graph_node] = k;
+  node.push_back(graph_node);
+  species.push_back(graph_->species[graph_node]);
+  rel.insert(rel.end(), {dx, dy, dz});
+  dist.push_back(r);
+  return k;
+}
+
+int Environment::find_or_add(int graph_node)
+{
+  const int k = local_of_[graph_node];
+  if (k >= 0) return k;
+  const double *xi = graph_->x + 3 * center, *xj = graph_->x + 3 * graph_node;
+  const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
+  return add(graph_node, dx, dy, dz, std::sqrt(dx * dx + dy * dy + dz * dz));
+}
+
 void Descriptor::add_block(std::unique_ptr<DescriptorBlock> block)
 {
   block_offset_.push_back(n_features_);
   n_features_ += block->n_features();
   cutoff_ = std::max(cutoff_, block->range());
+  list_cutoff_ = std::max(list_cutoff_, block->list_cutoff());
   bond_cutoff_ = std::max(bond_cutoff_, block->bond_cutoff());
   blocks_.push_back(std::move(block));
 }
 
 void Descriptor::prepare(const NeighborGraph &graph)
 {
-  if ((int) local_of_.size() < graph.n_nodes) local_of_.resize(graph.n_nodes, -1);
   for (auto &block : blocks_) block->prepare(graph);
 }
 
 void Descriptor::compute(const NeighborGraph &graph, int center, double *features)
 {
-  // Reset the previous centre's node map (cheaper than clearing it all).
-  for (int node : env_.node) local_of_[node] = -1;
-
   Environment &env = env_;
-  env.center = center;
-  env.node.clear();
-  env.species.clear();
-  env.rel.clear();
-  env.dist.clear();
-
+  env.begin(graph, center);
   const double *xi = graph.x + 3 * center;
-  const double cutsq = cutoff_ * cutoff_;
-  auto add_node = [&](int node, double dx, double dy, double dz, double r) {
-    local_of_[node] = env.size();
-    env.node.push_back(node);
-    env.species.push_back(graph.species[node]);
-    env.rel.insert(env.rel.end(), {dx, dy, dz});
-    env.dist.push_back(r);
-  };
-  add_node(center, 0.0, 0.0, 0.0, 0.0);
+  const double cutsq = list_cutoff_ * list_cutoff_;
   const int begin = graph.start[center], end = begin + graph.count[center];
   for (int k = begin; k < end; ++k) {
     const int j = graph.neighbors[k];
-    if (j == center || graph.species[j] < 0 || local_of_[j] >= 0) continue;
+    if (j == center || graph.species[j] < 0 || env.index_of(j) >= 0) continue;
     const double *xj = graph.x + 3 * j;
     const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
     const double rsq = dx * dx + dy * dy + dz * dz;
-    if (rsq < cutsq) add_node(j, dx, dy, dz, std::sqrt(rsq));
+    if (rsq < cutsq) env.add(j, dx, dy, dz, std::sqrt(rsq));
   }
-  env.grad.assign(3 * env.size(), 0.0);
-
-  for (size_t b = 0; b < blocks_.size(); ++b)
-    blocks_[b]->compute(env, local_of_, features + block_offset_[b]);
+  for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->compute(env, features + block_offset_[b]);
 }
 
 void Descriptor::backprop(const double *dE_dG)
 {
-  std::fill(env_.grad.begin(), env_.grad.end(), 0.0);
+  env_.grad.assign(3 * (size_t) env_.size(), 0.0);
   for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->backprop(env_, dE_dG + block_offset_[b]);
 }
 
@@ -132,8 +147,7 @@ void MomentsBlock::prepare(const NeighborGraph &graph)
   }
 }
 
-void MomentsBlock::compute(const Environment &env, const std::vector<int> &local_of,
-                           double *features)
+void MomentsBlock::compute(Environment &env, double *features)
 {
   const int nc = (int) decay_.size();
   std::fill(features, features + n_features(), 0.0);
@@ -142,6 +156,7 @@ void MomentsBlock::compute(const Environment &env, const std::vector<int> &local
   // a returning path of n hops never gets further than that. Record each edge
   // once: to the next shell, and within a shell (which closes odd cycles).
   // Edges within the outermost shell only matter for an odd n_max.
+  // Nodes beyond the centre's list are added to the environment as reached.
   depth_of_env.assign(env.size(), -1);
   walk_env.assign(1, 0);
   walk_species.assign(1, env.species[0]);
@@ -159,11 +174,15 @@ void MomentsBlock::compute(const Environment &env, const std::vector<int> &local
     const int node = env.node[pe];
     const int begin = bonds_.start[node], end = begin + bonds_.count[node];
     for (int b = begin; b < end; ++b) {
-      const int qe = local_of[bonds_.partner[b]];
-      if (qe < 0) continue;
-      int dq = depth_of_env[qe];
+      int qe = env.index_of(bonds_.partner[b]);
+      int dq = qe < 0 ? -1 : depth_of_env[qe];
       if (dq < 0) {
         if (d == depth_) continue;    // beyond the deepest shell
+        if (qe < 0) {
+          qe = env.find_or_add(bonds_.partner[b]);
+          depth_of_env.resize(env.size(), -1);
+          walk_of.resize(env.size(), -1);
+        }
         dq = depth_of_env[qe] = d + 1;
         walk_of[qe] = (int) walk_env.size();
         walk_env.push_back(qe);
@@ -282,8 +301,7 @@ RadialBlock::RadialBlock(double cutoff, std::vector<double> centers, double alph
   if (centers_.empty()) throw std::invalid_argument("radial block: centers is empty");
 }
 
-void RadialBlock::compute(const Environment &env, const std::vector<int> & /*local_of*/,
-                          double *features)
+void RadialBlock::compute(Environment &env, double *features)
 {
   const int nk = (int) centers_.size();
   std::fill(features, features + n_features(), 0.0);

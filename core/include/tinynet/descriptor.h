@@ -41,7 +41,10 @@ struct BondTable {
 };
 
 // The real-space neighbourhood of one centre: node 0 is the centre itself.
-struct Environment {
+// It holds the centre's neighbours within the list cutoff; blocks that walk
+// the bond graph add the further nodes they reach.
+class Environment {
+ public:
   int center = -1;
   std::vector<int> node;       // graph node index
   std::vector<int> species;
@@ -49,6 +52,15 @@ struct Environment {
   std::vector<double> dist;    // |rel|
   std::vector<double> grad;    // [n][3] dE/d(position), filled by backprop
   int size() const { return (int) node.size(); }
+
+  void begin(const NeighborGraph &graph, int center_node);
+  int add(int graph_node, double dx, double dy, double dz, double r);
+  int index_of(int graph_node) const { return local_of_[graph_node]; }    // -1: not in it
+  int find_or_add(int graph_node);    // position taken from the graph
+
+ private:
+  const NeighborGraph *graph_ = nullptr;
+  std::vector<int> local_of_;    // graph node -> index here, -1 elsewhere
 };
 
 // A block of features. Blocks see only the environment and the bond table;
@@ -59,11 +71,10 @@ class DescriptorBlock {
   virtual std::string type() const = 0;
   virtual int n_features() const = 0;
   virtual double range() const = 0;         // interaction range from the centre
+  virtual double list_cutoff() const = 0;   // neighbours the centre's own list must hold
   virtual double bond_cutoff() const { return 0.0; }    // >0 if it walks the bond graph
   virtual void prepare(const NeighborGraph & /*graph*/) {}    // once per step
-  // local_of maps graph nodes to environment indices (-1: not in it).
-  virtual void compute(const Environment &env, const std::vector<int> &local_of,
-                       double *features) = 0;
+  virtual void compute(Environment &env, double *features) = 0;
   // Accumulate sum_f dE/dG_f * dG_f/dr into env.grad (uses compute's scratch).
   virtual void backprop(Environment &env, const double *dE_dG) = 0;
 };
@@ -78,10 +89,10 @@ class MomentsBlock : public DescriptorBlock {
   std::string type() const override { return "moments"; }
   int n_features() const override { return (n_max_ - 1) * (int) decay_.size() * n_species_; }
   double range() const override { return (n_max_ / 2) * rb_; }
+  double list_cutoff() const override { return rb_; }
   double bond_cutoff() const override { return rb_; }
   void prepare(const NeighborGraph &graph) override;
-  void compute(const Environment &env, const std::vector<int> &local_of,
-               double *features) override;
+  void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
 
   // Hopping of every channel and its r-derivative at distance r (r < bond cutoff).
@@ -116,8 +127,8 @@ class RadialBlock : public DescriptorBlock {
   std::string type() const override { return "radial"; }
   int n_features() const override { return (int) centers_.size() * n_species_; }
   double range() const override { return rc_; }
-  void compute(const Environment &env, const std::vector<int> &local_of,
-               double *features) override;
+  double list_cutoff() const override { return rc_; }
+  void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
 
  private:
@@ -135,8 +146,9 @@ class Descriptor {
 
   int n_features() const { return n_features_; }
   int n_species() const { return n_species_; }
-  double cutoff() const { return cutoff_; }                 // max block range
-  double bond_cutoff() const { return bond_cutoff_; }       // lists needed on non-centre nodes
+  double cutoff() const { return cutoff_; }                 // interaction range (max block range)
+  double list_cutoff() const { return list_cutoff_; }       // centres' lists must reach this
+  double bond_cutoff() const { return bond_cutoff_; }       // other nodes' lists must reach this
   const std::vector<std::unique_ptr<DescriptorBlock>> &blocks() const { return blocks_; }
 
   void prepare(const NeighborGraph &graph);                 // once per step
@@ -147,11 +159,10 @@ class Descriptor {
  private:
   int n_species_;
   int n_features_ = 0;
-  double cutoff_ = 0.0, bond_cutoff_ = 0.0;
+  double cutoff_ = 0.0, list_cutoff_ = 0.0, bond_cutoff_ = 0.0;
   std::vector<std::unique_ptr<DescriptorBlock>> blocks_;
   std::vector<int> block_offset_;
   Environment env_;
-  std::vector<int> local_of_;    // graph node -> environment index, -1 elsewhere
 };
 
 }    // namespace tinynet
