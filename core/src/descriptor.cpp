@@ -30,7 +30,9 @@ int Environment::add(int graph_node, double dx, double dy, double dz, double r)
   local_of_[graph_node] = k;
   node.push_back(graph_node);
   species.push_back(graph_->species[graph_node]);
-  rel.insert(rel.end(), {dx, dy, dz});
+  rel.push_back(dx);
+  rel.push_back(dy);
+  rel.push_back(dz);
   dist.push_back(r);
   return k;
 }
@@ -112,39 +114,46 @@ void MomentsBlock::hoppings(double r, double *h, double *dh) const
 
 void MomentsBlock::prepare(const NeighborGraph &graph)
 {
-  const int nc = (int) decay_.size();
+  graph_ = &graph;
+  const size_t slots = graph.neighbors.size(), nc = decay_.size();
   BondTable &t = bonds_;
-  t.start.assign(graph.n_nodes, 0);
-  t.count.assign(graph.n_nodes, 0);
-  t.partner.clear();
-  t.unit.clear();
-  t.hop.clear();
-  t.dhop.clear();
-  const double rbsq = rb_ * rb_;
-  double h[16], dh[16];
-  std::vector<double> hbuf(nc), dhbuf(nc);
-  double *hp = nc <= 16 ? h : hbuf.data(), *dhp = nc <= 16 ? dh : dhbuf.data();
-  for (int u = 0; u < graph.n_nodes; ++u) {
-    t.start[u] = (int) t.partner.size();
-    if (graph.species[u] < 0) continue;
-    const double *xu = graph.x + 3 * u;
-    const int begin = graph.start[u], end = begin + graph.count[u];
-    for (int k = begin; k < end; ++k) {
-      const int v = graph.neighbors[k];
-      if (v == u || graph.species[v] < 0) continue;
-      const double *xv = graph.x + 3 * v;
-      const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
-      const double rsq = dx * dx + dy * dy + dz * dz;
-      if (rsq >= rbsq) continue;
-      const double r = std::sqrt(rsq);
-      hoppings(r, hp, dhp);
-      t.partner.push_back(v);
-      t.unit.insert(t.unit.end(), {dx / r, dy / r, dz / r});
-      t.hop.insert(t.hop.end(), hp, hp + nc);
-      t.dhop.insert(t.dhop.end(), dhp, dhp + nc);
-    }
-    t.count[u] = (int) t.partner.size() - t.start[u];
+  t.done.assign(graph.n_nodes, 0);
+  t.count.resize(graph.n_nodes);
+  if (t.partner.size() < slots) {
+    t.partner.resize(slots);
+    t.unit.resize(3 * slots);
+    t.hop.resize(nc * slots);
+    t.dhop.resize(nc * slots);
   }
+}
+
+void MomentsBlock::ensure_row(int u)
+{
+  BondTable &t = bonds_;
+  if (t.done[u]) return;
+  t.done[u] = 1;
+  const NeighborGraph &graph = *graph_;
+  const int nc = (int) decay_.size();
+  const double rbsq = rb_ * rb_;
+  const double *xu = graph.x + 3 * u;
+  const int begin = graph.start[u], end = begin + graph.count[u];
+  int slot = begin;
+  for (int k = begin; k < end; ++k) {
+    const int v = graph.neighbors[k];
+    if (v == u || graph.species[v] < 0) continue;
+    const double *xv = graph.x + 3 * v;
+    const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
+    const double rsq = dx * dx + dy * dy + dz * dz;
+    if (rsq >= rbsq) continue;
+    const double r = std::sqrt(rsq);
+    t.partner[slot] = v;
+    t.unit[3 * (size_t) slot] = dx / r;
+    t.unit[3 * (size_t) slot + 1] = dy / r;
+    t.unit[3 * (size_t) slot + 2] = dz / r;
+    hoppings(r, &t.hop[(size_t) slot * nc], &t.dhop[(size_t) slot * nc]);
+    ++slot;
+  }
+  t.count[u] = slot - begin;
 }
 
 void MomentsBlock::compute(Environment &env, double *features)
@@ -172,7 +181,8 @@ void MomentsBlock::compute(Environment &env, double *features)
     const int pe = walk_env[p], d = depth_of_env[pe];
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
     const int node = env.node[pe];
-    const int begin = bonds_.start[node], end = begin + bonds_.count[node];
+    ensure_row(node);
+    const int begin = graph_->start[node], end = begin + bonds_.count[node];
     for (int b = begin; b < end; ++b) {
       int qe = env.index_of(bonds_.partner[b]);
       int dq = qe < 0 ? -1 : depth_of_env[qe];
@@ -299,6 +309,19 @@ RadialBlock::RadialBlock(double cutoff, std::vector<double> centers, double alph
   if (!(rc_ > 0.0)) throw std::invalid_argument("radial block: cutoff must be > 0");
   if (!(alpha_ > 0.0)) throw std::invalid_argument("radial block: alpha must be > 0");
   if (centers_.empty()) throw std::invalid_argument("radial block: centers is empty");
+  // Use the recurrence only where it is exact to round-off: evenly spaced
+  // centres, and no exp() that could under- or overflow along the way.
+  const int nk = (int) centers_.size();
+  if (nk > 1) {
+    delta_ = (centers_.back() - centers_.front()) / (nk - 1);
+    recurrence_ = delta_ > 0.0;
+    for (int k = 0; k < nk; ++k)
+      if (std::fabs(centers_[k] - (centers_[0] + k * delta_)) > 1e-12 * (1.0 + std::fabs(centers_[k])))
+        recurrence_ = false;
+    const double far = std::max(std::fabs(centers_[0]), std::fabs(rc_ - centers_[0]));
+    if (alpha_ * far * far > 300.0 || 2.0 * alpha_ * delta_ * far > 300.0) recurrence_ = false;
+    ratio_step_ = std::exp(-2.0 * alpha_ * delta_ * delta_);
+  }
 }
 
 void RadialBlock::compute(Environment &env, double *features)
@@ -313,11 +336,27 @@ void RadialBlock::compute(Environment &env, double *features)
     const double fc = cutoff_fn(r / rc_), dfc = cutoff_fn_deriv(r / rc_) / rc_;
     in_range.push_back(j);
     const int s = env.species[j];
+    const size_t first = dbasis.size();
+    dbasis.resize(first + nk);
+    double *db = &dbasis[first];
+    double phi = 0.0, ratio = 0.0;
+    if (recurrence_) {
+      const double dr0 = r - centers_[0];
+      phi = std::exp(-alpha_ * dr0 * dr0);
+      ratio = std::exp(alpha_ * delta_ * (2.0 * dr0 - delta_));
+    }
     for (int k = 0; k < nk; ++k) {
       const double dr = r - centers_[k];
-      const double phi = std::exp(-alpha_ * dr * dr);
+      if (recurrence_) {
+        if (k > 0) {
+          phi *= ratio;
+          ratio *= ratio_step_;
+        }
+      } else {
+        phi = std::exp(-alpha_ * dr * dr);
+      }
       features[k * n_species_ + s] += phi * fc;
-      dbasis.push_back(phi * (dfc - 2.0 * alpha_ * dr * fc));
+      db[k] = phi * (dfc - 2.0 * alpha_ * dr * fc);
     }
   }
 }

@@ -5,48 +5,69 @@
 
 namespace tinynet {
 
+void ElementModel::finalize()
+{
+  size_t widest = mean.size();
+  offsets_.assign(1, 0);
+  for (DenseLayer &L : layers) {
+    L.weights_t.resize(L.weights.size());
+    for (int i = 0; i < L.n_in; ++i)
+      for (int o = 0; o < L.n_out; ++o)
+        L.weights_t[(size_t) o * L.n_in + i] = L.weights[(size_t) i * L.n_out + o];
+    offsets_.push_back(offsets_.back() + L.n_out);
+    widest = std::max(widest, (size_t) L.n_out);
+  }
+  input_.resize(mean.size());
+  outputs_.resize(offsets_.back());
+  grad_a_.resize(widest);
+  grad_b_.resize(widest);
+}
+
 double ElementModel::evaluate(const double *G, double *dE_dG)
 {
-  const int nl = (int) layers.size();
-  activations_.resize(nl + 1);
-  const int nf = (int) mean.size();
-  std::vector<double> &x0 = activations_[0];
-  x0.resize(nf);
+  // Plain loops over restrict pointers, inner loop contiguous: the compiler
+  // vectorises them (the network is a large part of the cost per atom).
+  const int nl = (int) layers.size(), nf = (int) mean.size();
+  double *__restrict x0 = input_.data();
   for (int f = 0; f < nf; ++f) x0[f] = (G[f] - mean[f]) * inv_std[f];
 
-  // Forward: y = act(x W + b); W row-major so the inner loop runs over outputs.
+  // Forward: y = act(x W + b), W row-major [n_in][n_out].
+  const double *x = x0;
   for (int l = 0; l < nl; ++l) {
     const DenseLayer &L = layers[l];
-    const std::vector<double> &x = activations_[l];
-    std::vector<double> &y = activations_[l + 1];
-    y.assign(L.bias.begin(), L.bias.end());
+    double *__restrict y = outputs_.data() + offsets_[l];
+    const double *__restrict b = L.bias.data();
+    for (int o = 0; o < L.n_out; ++o) y[o] = b[o];
     for (int i = 0; i < L.n_in; ++i) {
       const double xi = x[i];
-      const double *wi = &L.weights[(size_t) i * L.n_out];
+      const double *__restrict wi = L.weights.data() + (size_t) i * L.n_out;
       for (int o = 0; o < L.n_out; ++o) y[o] += xi * wi[o];
     }
     if (L.tanh)
-      for (double &yo : y) yo = std::tanh(yo);
+      for (int o = 0; o < L.n_out; ++o) y[o] = std::tanh(y[o]);
+    x = y;
   }
-  const double energy = activations_[nl][0] + e0;
+  const double energy = x[0] + e0;
 
-  // Backward: g holds dE/d(layer output), then dE/d(pre-activation), then dE/d(input).
-  grad_a_.assign(1, 1.0);
+  // Backward: g = dE/d(layer output) -> dE/d(pre-activation) -> dE/d(input),
+  // using the transposed weights so the inner loop is contiguous too.
+  double *__restrict g = grad_a_.data();
+  double *__restrict gin = grad_b_.data();
+  g[0] = 1.0;
   for (int l = nl - 1; l >= 0; --l) {
     const DenseLayer &L = layers[l];
-    const std::vector<double> &y = activations_[l + 1];
+    const double *__restrict y = outputs_.data() + offsets_[l];
     if (L.tanh)
-      for (int o = 0; o < L.n_out; ++o) grad_a_[o] *= 1.0 - y[o] * y[o];
-    grad_b_.assign(L.n_in, 0.0);
-    for (int i = 0; i < L.n_in; ++i) {
-      const double *wi = &L.weights[(size_t) i * L.n_out];
-      double s = 0.0;
-      for (int o = 0; o < L.n_out; ++o) s += wi[o] * grad_a_[o];
-      grad_b_[i] = s;
+      for (int o = 0; o < L.n_out; ++o) g[o] *= 1.0 - y[o] * y[o];
+    for (int i = 0; i < L.n_in; ++i) gin[i] = 0.0;
+    for (int o = 0; o < L.n_out; ++o) {
+      const double go = g[o];
+      const double *__restrict wo = L.weights_t.data() + (size_t) o * L.n_in;
+      for (int i = 0; i < L.n_in; ++i) gin[i] += go * wo[i];
     }
-    grad_a_.swap(grad_b_);
+    std::swap(g, gin);
   }
-  for (int f = 0; f < nf; ++f) dE_dG[f] = grad_a_[f] * inv_std[f];
+  for (int f = 0; f < nf; ++f) dE_dG[f] = g[f] * inv_std[f];
   return energy;
 }
 

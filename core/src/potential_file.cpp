@@ -204,6 +204,7 @@ void read_model(const Field &m, int n_features, ElementModel &model)
   const Field last = layers[nl - 1];
   if (model.layers.back().n_out != 1) last["weights"].fail("the last layer must have 1 output");
   if (model.layers.back().tanh) last["activation"].fail("the last layer must be linear");
+  model.finalize();
 }
 
 json parse(const std::string &text, const std::string &source)

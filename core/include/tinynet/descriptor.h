@@ -29,15 +29,18 @@ inline double cutoff_fn_deriv(double x)
   return x2 * (-30.0 + x * (60.0 - 30.0 * x));
 }
 
-// Bonds (r < bond cutoff) of every node that has a list, with the hopping of
-// each decay channel and its radial derivative. Computed once per step and
-// shared by all centres, since each bond lies in many centres' neighbourhoods.
+// Bonds (r < bond cutoff) of the nodes, with the hopping of each decay
+// channel and its radial derivative. A node's row is computed the first time
+// a walk reaches it in a step, then shared by all centres (each bond lies in
+// many neighbourhoods); far ghost atoms that no walk reaches cost nothing.
+// Rows use the graph's list layout, so the table never reallocates in a step.
 struct BondTable {
   int n_channels = 0;
-  std::vector<int> start, count;  // per node
-  std::vector<int> partner;       // per directed bond
-  std::vector<double> unit;       // [bond][3], from node to partner
-  std::vector<double> hop, dhop;  // [bond][channel]
+  std::vector<char> done;         // per node: row computed this step
+  std::vector<int> count;         // per node: bonds in the row
+  std::vector<int> partner;       // per list slot
+  std::vector<double> unit;       // [slot][3], from node to partner
+  std::vector<double> hop, dhop;  // [slot][channel]
 };
 
 // The real-space neighbourhood of one centre: node 0 is the centre itself.
@@ -99,6 +102,7 @@ class MomentsBlock : public DescriptorBlock {
   void hoppings(double r, double *h, double *dh) const;
 
  private:
+  void ensure_row(int node);    // bonds of `node` into the table
   int feature_index(int n, int c, int s) const
   {
     return ((n - 2) * (int) decay_.size() + c) * n_species_ + s;
@@ -107,6 +111,7 @@ class MomentsBlock : public DescriptorBlock {
   double rb_, r0_;
   std::vector<double> decay_;
   BondTable bonds_;
+  const NeighborGraph *graph_ = nullptr;
 
   // scratch of the current centre
   std::vector<int> walk_env;          // walk node -> environment index
@@ -135,6 +140,10 @@ class RadialBlock : public DescriptorBlock {
   double rc_, alpha_;
   std::vector<double> centers_;
   int n_species_;
+  // Evenly spaced centres: the Gaussians follow from two exps per neighbour,
+  // phi_(k+1) = phi_k * ratio_k, ratio_(k+1) = ratio_k * exp(-2 alpha delta^2).
+  bool recurrence_ = false;
+  double delta_ = 0.0, ratio_step_ = 0.0;
   std::vector<int> in_range;        // environment indices with r < cutoff
   std::vector<double> dbasis;       // [in_range][k] d(phi_k fc)/dr
 };

@@ -23,6 +23,7 @@ class FileError : public std::runtime_error {
 struct DenseLayer {
   int n_in = 0, n_out = 0;
   std::vector<double> weights;    // [n_in][n_out], row-major
+  std::vector<double> weights_t;  // [n_out][n_in], for the backward pass
   std::vector<double> bias;       // [n_out]
   bool tanh = true;               // else linear
 };
@@ -34,13 +35,15 @@ class ElementModel {
   std::vector<double> mean, inv_std, feature_min, feature_max;
   std::vector<DenseLayer> layers;
 
+  void finalize();    // after the layers are set: transposes, scratch
+
   // Energy of one atom from its raw features G; writes dE/dG.
   double evaluate(const double *G, double *dE_dG);
   bool outside_training_range(const double *G) const;
 
  private:
-  std::vector<std::vector<double>> activations_;    // per layer output, scratch
-  std::vector<double> grad_a_, grad_b_;
+  std::vector<int> offsets_;                  // of each layer's output in outputs_
+  std::vector<double> input_, outputs_, grad_a_, grad_b_;    // scratch
 };
 
 struct EvalOutput {

@@ -1,0 +1,300 @@
+"""Round-trip and bad-input tests of tinynet.potential_file."""
+
+import copy
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tinynet.potential_file import (
+    PotentialFileError, block_sizes, descriptor_cutoff, evaluate_network,
+    n_features, random_potential, read_potential, validate_potential,
+    write_potential)
+
+DESCRIPTOR = {"blocks": [
+    {"type": "moments", "n_max": 4, "bond_cutoff": 3.0, "r0": 0.0,
+     "decay_lengths": [1.0, 2.0]},
+    {"type": "radial", "cutoff": 5.0,
+     "centers": [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5], "alpha": 0.8},
+]}
+ELEMENTS = ["Sr", "Ti", "O"]
+F = 3 * 2 * 3 + 7 * 3          # 39
+
+
+@pytest.fixture
+def pot():
+    return random_potential(ELEMENTS, DESCRIPTOR, seed=1,
+                            e0={"Sr": -1.5, "Ti": -2.25, "O": -4.3})
+
+
+def write_raw(path, obj):
+    """Write JSON without validation (allow_nan so NaN reaches the file)."""
+    path.write_text(json.dumps(obj, indent=1, allow_nan=True))
+    return path
+
+
+# ---------------------------------------------------------------------------
+# helpers and good files
+# ---------------------------------------------------------------------------
+
+def test_sizes_and_cutoff():
+    assert block_sizes(DESCRIPTOR, 3) == [18, 21]
+    assert n_features(DESCRIPTOR, 3) == F
+    assert descriptor_cutoff(DESCRIPTOR) == 6.0          # floor(4/2) * 3.0
+    odd = {"blocks": [dict(DESCRIPTOR["blocks"][0], n_max=5)]}
+    assert descriptor_cutoff(odd) == 6.0                 # floor(5/2) * 3.0
+    assert block_sizes(odd, 1) == [8]
+    radial = {"blocks": [DESCRIPTOR["blocks"][1]]}
+    assert descriptor_cutoff(radial) == 5.0
+
+
+def test_round_trip_is_exact(tmp_path, pot):
+    # awkward floats must survive bit for bit
+    pot["models"]["O"]["e0"] = 0.1 + 0.2
+    pot["models"]["O"]["feature_mean"][0] = 1e-310       # subnormal
+    pot["models"]["O"]["feature_std"][0] = np.nextafter(1.0, 2.0)
+    pot["provenance"] = {"dataset": "x.extxyz", "errors": {"E": 1.2e-3}}
+    path = tmp_path / "SrTiO3.tinynet"
+    write_potential(path, pot)
+    back = read_potential(path)
+    assert back == pot
+    assert back["models"]["O"]["e0"] == 0.1 + 0.2
+    assert back["models"]["O"]["feature_std"][0] == np.nextafter(1.0, 2.0)
+    # written indented, and no temporary file left behind
+    assert "\n" in path.read_text()
+    assert os.listdir(tmp_path) == ["SrTiO3.tinynet"]
+    # energies identical after the round trip
+    G = np.random.default_rng(0).normal(size=(4, F))
+    for el in ELEMENTS:
+        e1, g1 = evaluate_network(pot["models"][el], G)
+        e2, g2 = evaluate_network(back["models"][el], G)
+        assert np.array_equal(e1, e2) and np.array_equal(g1, g2)
+
+
+def test_numpy_arrays_accepted_on_write(tmp_path, pot):
+    model = pot["models"]["Ti"]
+    for layer in model["layers"]:
+        layer["weights"] = np.array(layer["weights"])
+        layer["bias"] = np.array(layer["bias"])
+    model["feature_mean"] = np.array(model["feature_mean"])
+    model["e0"] = np.float64(model["e0"])
+    validate_potential(pot)
+    write_potential(tmp_path / "p.tinynet", pot)
+    back = read_potential(tmp_path / "p.tinynet")
+    np.testing.assert_array_equal(back["models"]["Ti"]["layers"][0]["weights"],
+                                  model["layers"][0]["weights"])
+
+
+def test_random_potential_is_reproducible_and_valid():
+    a = random_potential(["Si"], DESCRIPTOR, seed=4)
+    b = random_potential(["Si"], DESCRIPTOR, seed=4)
+    c = random_potential(["Si"], DESCRIPTOR, seed=5)
+    assert a == b and a != c
+    m = a["models"]["Si"]
+    assert [len(l["bias"]) for l in m["layers"]] == [16, 32, 1]
+    assert [l["activation"] for l in m["layers"]] == ["tanh", "tanh", "linear"]
+    assert len(m["layers"][0]["weights"]) == n_features(DESCRIPTOR, 1)
+    assert m["feature_min"][0] == -1e300 and m["feature_max"][0] == 1e300
+    assert a["cutoff"] == 6.0
+    s = random_potential(["Si"], DESCRIPTOR, hidden=(3,), e0=-4.3,
+                         feature_scale={"feature_mean": 0.5,
+                                        "feature_std": np.full(13, 2.0)})
+    assert s["models"]["Si"]["e0"] == -4.3
+    assert s["models"]["Si"]["feature_mean"] == [0.5] * 13
+    assert s["models"]["Si"]["feature_std"] == [2.0] * 13
+
+
+def test_evaluate_network_gradient(pot):
+    model = pot["models"]["Sr"]
+    rng = np.random.default_rng(2)
+    G = rng.normal(size=(3, F))
+    E, dE = evaluate_network(model, G)
+    assert E.shape == (3,) and dE.shape == (3, F)
+    # by hand for the first atom
+    x = (G[0] - np.array(model["feature_mean"])) / np.array(model["feature_std"])
+    for layer in model["layers"]:
+        x = x @ np.array(layer["weights"]) + np.array(layer["bias"])
+        if layer["activation"] == "tanh":
+            x = np.tanh(x)
+    assert E[0] == pytest.approx(x[0] + model["e0"], rel=1e-14)
+    step = 1e-6
+    for f in range(0, F, 7):
+        Gp, Gm = G.copy(), G.copy()
+        Gp[:, f] += step
+        Gm[:, f] -= step
+        fd = (evaluate_network(model, Gp)[0]
+              - evaluate_network(model, Gm)[0]) / (2 * step)
+        np.testing.assert_allclose(dE[:, f], fd, rtol=1e-6, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# bad input: each case -> PotentialFileError naming path and field
+# ---------------------------------------------------------------------------
+
+def _set(key_path, value):
+    def mutate(p):
+        obj = p
+        for k in key_path[:-1]:
+            obj = obj[k]
+        obj[key_path[-1]] = value
+    return mutate
+
+
+def _delete(key_path):
+    def mutate(p):
+        obj = p
+        for k in key_path[:-1]:
+            obj = obj[k]
+        del obj[key_path[-1]]
+    return mutate
+
+
+def _drop_weight_row(p):
+    p["models"]["Ti"]["layers"][1]["weights"].pop()
+
+
+def _short_row(p):
+    p["models"]["Ti"]["layers"][0]["weights"][3].pop()
+
+
+def _last_two_outputs(p):
+    last = p["models"]["O"]["layers"][-1]
+    last["weights"] = [row * 2 for row in last["weights"]]
+    last["bias"] = last["bias"] * 2
+
+
+def _extra_model(p):
+    p["models"]["Cu"] = copy.deepcopy(p["models"]["O"])
+
+
+BAD = [
+    # (id, mutation, field expected in the message)
+    ("format", _set(["format"], "tinynet"), "format"),
+    ("version", _set(["version"], 2), "version"),
+    ("version-type", _set(["version"], "1"), "version"),
+    ("units", _set(["units"], "real"), "units"),
+    ("missing-elements", _delete(["elements"]), "elements"),
+    ("element-type", _set(["elements"], ["Sr", 22, "O"]), "elements[1]"),
+    ("duplicate-element", _set(["elements"], ["Sr", "Sr", "O"]), "elements"),
+    ("missing-model", _delete(["models", "Ti"]), "models.Ti"),
+    ("extra-model", _extra_model, "models.Cu"),
+    ("missing-descriptor", _delete(["descriptor"]), "descriptor"),
+    ("no-blocks", _set(["descriptor", "blocks"], []), "descriptor.blocks"),
+    ("unknown-block-type", _set(["descriptor", "blocks", 1, "type"], "eann"),
+     "descriptor.blocks[1].type"),
+    ("unknown-block-key", _set(["descriptor", "blocks", 0, "rb"], 3.0),
+     "descriptor.blocks[0].rb"),
+    ("missing-block-key", _delete(["descriptor", "blocks", 1, "alpha"]),
+     "descriptor.blocks[1].alpha"),
+    ("n_max<2", _set(["descriptor", "blocks", 0, "n_max"], 1),
+     "descriptor.blocks[0].n_max"),
+    ("n_max-float", _set(["descriptor", "blocks", 0, "n_max"], 4.0),
+     "descriptor.blocks[0].n_max"),
+    ("bond_cutoff<=0", _set(["descriptor", "blocks", 0, "bond_cutoff"], 0.0),
+     "descriptor.blocks[0].bond_cutoff"),
+    ("radial-cutoff<=0", _set(["descriptor", "blocks", 1, "cutoff"], -5.0),
+     "descriptor.blocks[1].cutoff"),
+    ("empty-decay", _set(["descriptor", "blocks", 0, "decay_lengths"], []),
+     "descriptor.blocks[0].decay_lengths"),
+    ("decay<=0", _set(["descriptor", "blocks", 0, "decay_lengths"], [1.0, 0.0]),
+     "descriptor.blocks[0].decay_lengths[1]"),
+    ("alpha<=0", _set(["descriptor", "blocks", 1, "alpha"], 0),
+     "descriptor.blocks[1].alpha"),
+    ("cutoff-mismatch", _set(["cutoff"], 5.0), "cutoff"),
+    ("cutoff-string", _set(["cutoff"], "6.0"), "cutoff"),
+    ("e0-missing", _delete(["models", "Sr", "e0"]), "models.Sr.e0"),
+    ("e0-nan", _set(["models", "Sr", "e0"], float("nan")), "models.Sr.e0"),
+    ("std<=0", _set(["models", "O", "feature_std", 5], 0.0),
+     "models.O.feature_std[5]"),
+    ("mean-length", _set(["models", "O", "feature_mean"], [0.0] * (F - 1)),
+     "models.O.feature_mean"),
+    ("max-inf", _set(["models", "O", "feature_max", 2], float("inf")),
+     "models.O.feature_max[2]"),
+    ("min>max", _set(["models", "O", "feature_min", 2], 2e300),
+     "models.O.feature_min[2]"),
+    ("weight-nan", _set(["models", "Ti", "layers", 1, "weights", 4, 7],
+                        float("nan")), "models.Ti.layers[1].weights[4][7]"),
+    ("weight-string", _set(["models", "Ti", "layers", 0, "weights", 0, 0], "1"),
+     "models.Ti.layers[0].weights[0][0]"),
+    ("bias-inf", _set(["models", "Ti", "layers", 2, "bias", 0], float("-inf")),
+     "models.Ti.layers[2].bias[0]"),
+    ("weights-rows", _drop_weight_row, "models.Ti.layers[1].weights"),
+    ("weights-row-length", _short_row, "models.Ti.layers[0].weights[3]"),
+    ("last-layer-outputs", _last_two_outputs, "models.O.layers[2]"),
+    ("last-layer-tanh", _set(["models", "O", "layers", 2, "activation"], "tanh"),
+     "models.O.layers[2].activation"),
+    ("activation", _set(["models", "O", "layers", 0, "activation"], "relu"),
+     "models.O.layers[0].activation"),
+    ("no-layers", _set(["models", "O", "layers"], []), "models.O.layers"),
+    ("layer-extra-key", _set(["models", "O", "layers", 0, "dropout"], 0.1),
+     "models.O.layers[0].dropout"),
+    ("model-extra-key", _set(["models", "O", "scale"], 1.0), "models.O.scale"),
+    ("top-extra-key", _set(["comment"], "hi"), "comment"),
+    ("provenance-type", _set(["provenance"], "me"), "provenance"),
+]
+
+
+@pytest.mark.parametrize("mutate,field", [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])
+def test_bad_file_names_path_and_field(tmp_path, pot, mutate, field):
+    mutate(pot)
+    path = write_raw(tmp_path / "bad.tinynet", pot)
+    with pytest.raises(PotentialFileError) as info:
+        read_potential(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {field}"), message
+    # the same check in memory, and write refuses without creating the file
+    with pytest.raises(PotentialFileError, match="^<memory>: "):
+        validate_potential(pot)
+    target = tmp_path / "never.tinynet"
+    with pytest.raises(PotentialFileError, match=str(target)):
+        write_potential(target, pot)
+    assert not target.exists()
+
+
+def test_weights_row_count_message(tmp_path, pot):
+    _drop_weight_row(pot)
+    path = write_raw(tmp_path / "Si.tinynet", pot)
+    with pytest.raises(PotentialFileError,
+                       match=r"models\.Ti\.layers\[1\]\.weights: "
+                             r"expected 16 rows, got 15"):
+        read_potential(path)
+
+
+def test_truncated_file(tmp_path, pot):
+    path = tmp_path / "cut.tinynet"
+    write_potential(path, pot)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(PotentialFileError) as info:
+        read_potential(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    assert "line" in message and "column" in message
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1, 2]", "{'format': 1}",
+                                  '{"format": "tinynet-potential",}'])
+def test_not_a_potential(tmp_path, text):
+    path = tmp_path / "junk.tinynet"
+    path.write_text(text)
+    with pytest.raises(PotentialFileError, match=f"^{path}: "):
+        read_potential(path)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.tinynet"
+    with pytest.raises(PotentialFileError, match=str(path)):
+        read_potential(path)
+
+
+def test_failed_write_keeps_old_file(tmp_path, pot):
+    path = tmp_path / "p.tinynet"
+    write_potential(path, pot)
+    before = path.read_text()
+    broken = copy.deepcopy(pot)
+    broken["units"] = "si"
+    with pytest.raises(PotentialFileError):
+        write_potential(path, broken)
+    assert path.read_text() == before

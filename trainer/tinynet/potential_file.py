@@ -1,0 +1,498 @@
+"""Reading, writing and validating tinynet potential files.
+
+A potential file is one JSON document (see docs/potential_file.md).  This
+module only needs the Python standard library and NumPy, so that it can be
+used by the trainer, by the tests and by small scripts alike.
+
+Public functions
+----------------
+write_potential(path, potential)        validate, then write atomically
+read_potential(path) -> dict            parse and validate
+validate_potential(potential, source)   raise PotentialFileError if invalid
+descriptor_cutoff(descriptor) -> float  overall interaction range
+n_features(descriptor, n_elements)      length of one atom's feature vector
+block_sizes(descriptor, n_elements)     length of each block's features
+random_potential(elements, descriptor, ...)   reproducible random model
+evaluate_network(model, G)              per-atom energies and dE/dG (NumPy)
+
+Every error is a PotentialFileError whose message starts with
+"<file>: <field>: ", e.g.
+``potentials/Si.tinynet: models.Si.layers[1].weights: expected 16 rows, got 15``.
+"""
+
+import json
+import math
+import numbers
+import os
+import tempfile
+
+import numpy as np
+
+FORMAT_NAME = "tinynet-potential"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+UNITS = "metal"
+ACTIVATIONS = ("tanh", "linear")
+CUTOFF_TOLERANCE = 1e-12
+
+# Required keys of each descriptor block type (and no others are allowed).
+BLOCK_KEYS = {
+    "moments": ("type", "n_max", "bond_cutoff", "r0", "decay_lengths"),
+    "radial": ("type", "cutoff", "centers", "alpha"),
+}
+
+_TOP_REQUIRED = ("format", "version", "units", "elements", "descriptor",
+                 "cutoff", "models")
+_TOP_OPTIONAL = ("provenance",)
+_MODEL_KEYS = ("e0", "feature_mean", "feature_std", "feature_min",
+               "feature_max", "layers")
+_LAYER_KEYS = ("weights", "bias", "activation")
+
+
+class PotentialFileError(ValueError):
+    """A potential (file or dict) is malformed.  The message names the
+    source (file path or "<memory>") and the offending field."""
+
+    def __init__(self, source, field, message):
+        self.source = str(source)
+        self.field = field
+        self.detail = message
+        if field:
+            super().__init__(f"{self.source}: {field}: {message}")
+        else:
+            super().__init__(f"{self.source}: {message}")
+
+
+# --------------------------------------------------------------------------
+# small checking helpers; `src` is the file name, `field` the dotted path
+# --------------------------------------------------------------------------
+
+def _type_name(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, numbers.Integral):
+        return "integer"
+    if isinstance(value, numbers.Real):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _number(src, field, value, positive=False):
+    """A finite real number (integers accepted), returned as float."""
+    if not _is_number(value):
+        raise PotentialFileError(src, field,
+                                 f"expected a number, got {_type_name(value)}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise PotentialFileError(src, field, f"non-finite value {value!r}")
+    if positive and not x > 0.0:
+        raise PotentialFileError(src, field, f"must be > 0, got {value!r}")
+    return x
+
+
+def _integer(src, field, value, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise PotentialFileError(src, field,
+                                 f"expected an integer, got {_type_name(value)}")
+    if minimum is not None and value < minimum:
+        raise PotentialFileError(src, field,
+                                 f"must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _string(src, field, value):
+    if not isinstance(value, str):
+        raise PotentialFileError(src, field,
+                                 f"expected a string, got {_type_name(value)}")
+    return value
+
+
+def _list(src, field, value, length=None, nonempty=False):
+    if not isinstance(value, list):
+        raise PotentialFileError(src, field,
+                                 f"expected a list, got {_type_name(value)}")
+    if length is not None and len(value) != length:
+        raise PotentialFileError(src, field,
+                                 f"expected {length} entries, got {len(value)}")
+    if nonempty and not value:
+        raise PotentialFileError(src, field, "must not be empty")
+    return value
+
+
+def _number_list(src, field, value, length=None, positive=False,
+                 nonempty=False):
+    _list(src, field, value, length=length, nonempty=nonempty)
+    return [_number(src, f"{field}[{i}]", x, positive=positive)
+            for i, x in enumerate(value)]
+
+
+def _object(src, field, value, required, optional=()):
+    """A dict with exactly the `required` keys plus any of `optional`."""
+    if not isinstance(value, dict):
+        raise PotentialFileError(src, field or "<top level>",
+                                 f"expected an object, got {_type_name(value)}")
+    prefix = f"{field}." if field else ""
+    for key in required:
+        if key not in value:
+            raise PotentialFileError(src, prefix + key, "missing field")
+    allowed = set(required) | set(optional)
+    for key in value:
+        if key not in allowed:
+            raise PotentialFileError(
+                src, prefix + str(key),
+                f"unknown field (allowed: {', '.join(sorted(allowed))})")
+    return value
+
+
+# --------------------------------------------------------------------------
+# descriptor
+# --------------------------------------------------------------------------
+
+def _check_block(src, field, block):
+    if not isinstance(block, dict):
+        raise PotentialFileError(src, field,
+                                 f"expected an object, got {_type_name(block)}")
+    if "type" not in block:
+        raise PotentialFileError(src, f"{field}.type", "missing field")
+    btype = block["type"]
+    if btype not in BLOCK_KEYS:
+        raise PotentialFileError(
+            src, f"{field}.type",
+            f"unknown block type {btype!r} (known: {', '.join(BLOCK_KEYS)})")
+    _object(src, field, block, BLOCK_KEYS[btype])
+    if btype == "moments":
+        _integer(src, f"{field}.n_max", block["n_max"], minimum=2)
+        _number(src, f"{field}.bond_cutoff", block["bond_cutoff"],
+                positive=True)
+        _number(src, f"{field}.r0", block["r0"])
+        _number_list(src, f"{field}.decay_lengths", block["decay_lengths"],
+                     positive=True, nonempty=True)
+    elif btype == "radial":
+        _number(src, f"{field}.cutoff", block["cutoff"], positive=True)
+        _number_list(src, f"{field}.centers", block["centers"],
+                     nonempty=True)
+        _number(src, f"{field}.alpha", block["alpha"], positive=True)
+
+
+def _check_descriptor(descriptor, src="<memory>", field="descriptor"):
+    _object(src, field, descriptor, ("blocks",))
+    blocks = _list(src, f"{field}.blocks", descriptor["blocks"], nonempty=True)
+    for b, block in enumerate(blocks):
+        _check_block(src, f"{field}.blocks[{b}]", block)
+
+
+def _block_range(block):
+    if block["type"] == "moments":
+        return (block["n_max"] // 2) * float(block["bond_cutoff"])
+    return float(block["cutoff"])
+
+
+def _block_size(block, n_elements):
+    if block["type"] == "moments":
+        return (block["n_max"] - 1) * len(block["decay_lengths"]) * n_elements
+    return len(block["centers"]) * n_elements
+
+
+def descriptor_cutoff(descriptor):
+    """Overall interaction range: max over blocks of the block range
+    (moments: floor(n_max/2)*bond_cutoff; radial: cutoff)."""
+    descriptor = _plain(descriptor)
+    _check_descriptor(descriptor)
+    return max(_block_range(b) for b in descriptor["blocks"])
+
+
+def block_sizes(descriptor, n_elements):
+    """Number of features contributed by each block, in block order."""
+    descriptor = _plain(descriptor)
+    _check_descriptor(descriptor)
+    n_elements = _integer("<memory>", "n_elements", n_elements, minimum=1)
+    return [_block_size(b, n_elements) for b in descriptor["blocks"]]
+
+
+def n_features(descriptor, n_elements):
+    """Length F of one atom's feature vector."""
+    return sum(block_sizes(descriptor, n_elements))
+
+
+# --------------------------------------------------------------------------
+# whole potential
+# --------------------------------------------------------------------------
+
+def _plain(obj):
+    """Recursively turn tuples/NumPy arrays/NumPy scalars into plain JSON
+    types (list, float, int), leaving everything else unchanged."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj
+
+
+def _check_model(src, field, model, n_feat):
+    _object(src, field, model, _MODEL_KEYS)
+    _number(src, f"{field}.e0", model["e0"])
+    for key in ("feature_mean", "feature_min", "feature_max"):
+        _number_list(src, f"{field}.{key}", model[key], length=n_feat)
+    _number_list(src, f"{field}.feature_std", model["feature_std"],
+                 length=n_feat, positive=True)
+    for f, (lo, hi) in enumerate(zip(model["feature_min"],
+                                     model["feature_max"])):
+        if lo > hi:
+            raise PotentialFileError(
+                src, f"{field}.feature_min[{f}]",
+                f"greater than feature_max[{f}] ({lo!r} > {hi!r})")
+
+    layers = _list(src, f"{field}.layers", model["layers"], nonempty=True)
+    n_in = n_feat
+    for l, layer in enumerate(layers):
+        lf = f"{field}.layers[{l}]"
+        _object(src, lf, layer, _LAYER_KEYS)
+        weights = _list(src, f"{lf}.weights", layer["weights"])
+        if len(weights) != n_in:
+            raise PotentialFileError(src, f"{lf}.weights",
+                                     f"expected {n_in} rows, got {len(weights)}")
+        bias = _number_list(src, f"{lf}.bias", layer["bias"], nonempty=True)
+        n_out = len(bias)
+        for r, row in enumerate(weights):
+            _number_list(src, f"{lf}.weights[{r}]", row, length=n_out)
+        act = _string(src, f"{lf}.activation", layer["activation"])
+        if act not in ACTIVATIONS:
+            raise PotentialFileError(
+                src, f"{lf}.activation",
+                f"unknown activation {act!r} (known: {', '.join(ACTIVATIONS)})")
+        n_in = n_out
+    last = f"{field}.layers[{len(layers) - 1}]"
+    if n_in != 1:
+        raise PotentialFileError(src, f"{last}.bias",
+                                 f"last layer must have 1 output, got {n_in}")
+    if layers[-1]["activation"] != "linear":
+        raise PotentialFileError(src, f"{last}.activation",
+                                 "last layer must be 'linear'")
+
+
+def validate_potential(potential, source="<memory>"):
+    """Raise PotentialFileError (naming `source` and the field) unless
+    `potential` is a complete, consistent tinynet potential.  NumPy arrays
+    and tuples are accepted in place of lists.  Returns None."""
+    src = source
+    pot = _plain(potential)
+    _object(src, "", pot, _TOP_REQUIRED, _TOP_OPTIONAL)
+
+    fmt = pot["format"]
+    if fmt != FORMAT_NAME:
+        raise PotentialFileError(src, "format",
+                                 f"expected {FORMAT_NAME!r}, got {fmt!r}")
+    version = _integer(src, "version", pot["version"])
+    if version not in SUPPORTED_VERSIONS:
+        raise PotentialFileError(
+            src, "version",
+            f"unsupported version {version} (supported: "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))})")
+    units = _string(src, "units", pot["units"])
+    if units != UNITS:
+        raise PotentialFileError(src, "units",
+                                 f"expected {UNITS!r}, got {units!r}")
+
+    elements = _list(src, "elements", pot["elements"], nonempty=True)
+    for e, el in enumerate(elements):
+        _string(src, f"elements[{e}]", el)
+        if not el:
+            raise PotentialFileError(src, f"elements[{e}]", "empty string")
+    if len(set(elements)) != len(elements):
+        raise PotentialFileError(src, "elements",
+                                 f"duplicate element in {elements}")
+
+    _check_descriptor(pot["descriptor"], src)
+    expected_cutoff = max(_block_range(b) for b in pot["descriptor"]["blocks"])
+    cutoff = _number(src, "cutoff", pot["cutoff"], positive=True)
+    if abs(cutoff - expected_cutoff) > CUTOFF_TOLERANCE * max(1.0, expected_cutoff):
+        raise PotentialFileError(
+            src, "cutoff",
+            f"{cutoff!r} differs from the descriptor's range {expected_cutoff!r}")
+
+    n_feat = sum(_block_size(b, len(elements))
+                 for b in pot["descriptor"]["blocks"])
+    models = pot["models"]
+    if not isinstance(models, dict):
+        raise PotentialFileError(src, "models",
+                                 f"expected an object, got {_type_name(models)}")
+    for el in elements:
+        if el not in models:
+            raise PotentialFileError(src, f"models.{el}",
+                                     f"missing model for element {el!r}")
+    for el in models:
+        if el not in elements:
+            raise PotentialFileError(src, f"models.{el}",
+                                     f"element {el!r} is not in elements")
+    for el in elements:
+        _check_model(src, f"models.{el}", models[el], n_feat)
+
+    if "provenance" in pot and not isinstance(pot["provenance"], dict):
+        raise PotentialFileError(
+            src, "provenance",
+            f"expected an object, got {_type_name(pot['provenance'])}")
+
+
+def write_potential(path, potential):
+    """Validate `potential` and write it as indented JSON to `path`,
+    atomically (temporary file in the same directory + os.replace)."""
+    path = os.fspath(path)
+    validate_potential(potential, source=path)
+    text = json.dumps(_plain(potential), indent=1, allow_nan=False) + "\n"
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tinynet",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_potential(path):
+    """Read and validate a potential file; returns the parsed dict (plain
+    lists and floats)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PotentialFileError(path, "", f"cannot read file: {exc}") from exc
+    try:
+        potential = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PotentialFileError(
+            path, "",
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            + (" (file truncated?)" if exc.pos >= len(text.rstrip()) else "")
+        ) from exc
+    validate_potential(potential, source=path)
+    return potential
+
+
+# --------------------------------------------------------------------------
+# random models and the NumPy network
+# --------------------------------------------------------------------------
+
+def _per_feature(value, n_feat, name):
+    arr = np.broadcast_to(np.asarray(value, dtype=float), (n_feat,))
+    if arr.shape != (n_feat,):
+        raise ValueError(f"{name}: expected a scalar or {n_feat} values")
+    return [float(x) for x in arr]
+
+
+def random_potential(elements, descriptor, hidden=(16, 32), seed=0, e0=None,
+                     feature_scale=None):
+    """A valid potential with reproducible random weights.
+
+    e0: None (all 0), a number (for every element) or {element: number}.
+    feature_scale: None (mean 0, std 1, range +-1e300), or a dict with any of
+        "feature_mean", "feature_std", "feature_min", "feature_max" (scalar
+        or F values) used for every element, or {element: such a dict}.
+    Weights are drawn N(0, 1/n_in), biases N(0, 0.1^2), per element in
+    `elements` order from numpy.random.default_rng(seed).
+    """
+    elements = [str(e) for e in elements]
+    descriptor = _plain(descriptor)
+    n_feat = n_features(descriptor, len(elements))
+    rng = np.random.default_rng(seed)
+    models = {}
+    for el in elements:
+        if e0 is None:
+            el_e0 = 0.0
+        elif isinstance(e0, dict):
+            el_e0 = float(e0[el])
+        else:
+            el_e0 = float(e0)
+        scale = feature_scale or {}
+        if el in scale:
+            scale = scale[el]
+        stats = {
+            "feature_mean": _per_feature(scale.get("feature_mean", 0.0),
+                                         n_feat, "feature_mean"),
+            "feature_std": _per_feature(scale.get("feature_std", 1.0),
+                                        n_feat, "feature_std"),
+            "feature_min": _per_feature(scale.get("feature_min", -1e300),
+                                        n_feat, "feature_min"),
+            "feature_max": _per_feature(scale.get("feature_max", 1e300),
+                                        n_feat, "feature_max"),
+        }
+        layers = []
+        sizes = [n_feat] + [int(h) for h in hidden] + [1]
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            w = rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, n_out))
+            b = rng.normal(0.0, 0.1, size=n_out)
+            last = l == len(sizes) - 2
+            layers.append({"weights": w.tolist(), "bias": b.tolist(),
+                           "activation": "linear" if last else "tanh"})
+        models[el] = {"e0": el_e0, **stats, "layers": layers}
+    potential = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "units": UNITS,
+        "elements": elements,
+        "descriptor": descriptor,
+        "cutoff": descriptor_cutoff(descriptor),
+        "models": models,
+        "provenance": {"generator": "tinynet.potential_file.random_potential",
+                       "seed": seed, "hidden": [int(h) for h in hidden]},
+    }
+    validate_potential(potential)
+    return potential
+
+
+def evaluate_network(model, G):
+    """Per-atom energies of one element's model and their gradient.
+
+    model: one entry of potential["models"] (e0, normalisation, layers).
+    G: (N, F) RAW features.
+    Returns (energies (N,), dE_dG (N, F)) with
+        energies = MLP((G - mean) / std) + e0,
+    and dE_dG the derivative with respect to the raw features.
+    """
+    G = np.atleast_2d(np.asarray(G, dtype=float))
+    mean = np.asarray(model["feature_mean"], dtype=float)
+    std = np.asarray(model["feature_std"], dtype=float)
+    x = (G - mean) / std
+    # forward pass, keeping each layer's output for backprop
+    outputs = []
+    for layer in model["layers"]:
+        W = np.asarray(layer["weights"], dtype=float).reshape(x.shape[1], -1)
+        b = np.asarray(layer["bias"], dtype=float)
+        z = x @ W + b
+        x = np.tanh(z) if layer["activation"] == "tanh" else z
+        outputs.append(x)
+    energies = x[:, 0] + float(model["e0"])
+    # reverse pass
+    grad = np.ones((G.shape[0], 1))
+    for layer, y in zip(reversed(model["layers"]), reversed(outputs)):
+        if layer["activation"] == "tanh":
+            grad = grad * (1.0 - y * y)
+        W = np.asarray(layer["weights"], dtype=float).reshape(-1, y.shape[1])
+        grad = grad @ W.T
+    return energies, grad / std
