@@ -130,3 +130,21 @@ def test_uneven_radial_centres_use_the_direct_path():
         core = descriptors.compute(atoms, desc, elements, jacobian=False)["features"]
         ref = numpy_reference.compute(atoms, desc, elements, jacobian=False)["features"]
         assert np.allclose(core, ref, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("make", [sige_cell, srtio3_cell, cluster], ids=lambda f: f.__name__)
+def test_potential_file_python_to_cpp_round_trip(make, tmp_path):
+    """Written by Python, read by C++: energy, forces and stress equal the
+    NumPy reference (network in NumPy, descriptors dense) to round-off."""
+    from conftest import write_random_potential
+    from tinynet.calculator import TinyNetCalculator
+    from tinynet.potential_file import read_potential
+
+    atoms, elements, descriptor = make()
+    path = write_random_potential(tmp_path / "p.tinynet", elements, descriptor, seed=3)
+    energy, forces, stress = numpy_reference.energy_forces_stress(atoms, read_potential(path))
+    atoms.calc = TinyNetCalculator(path)
+    assert atoms.get_potential_energy() == pytest.approx(energy, rel=1e-12)
+    assert np.abs(atoms.get_forces() - forces).max() <= 1e-10 * np.abs(forces).max()
+    if stress is not None:
+        assert np.abs(atoms.get_stress(voigt=False) - stress).max() <= 1e-10 * np.abs(stress).max()
