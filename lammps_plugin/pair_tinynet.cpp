@@ -159,11 +159,12 @@ void PairTinyNet::compute(int eflag, int vflag)
   const int *type = atom->type;
   node_species.resize(nall > 0 ? nall : 1);
   for (int i = 0; i < nall; ++i) node_species[i] = element_of_type[type[i]];
-  graph.reset(nall, nall > 0 ? &atom->x[0][0] : nullptr, node_species.data());
+  // The graph borrows LAMMPS's lists (locals and ghosts); no copy.
+  graph.reset(nall, nall > 0 ? &atom->x[0][0] : nullptr, node_species.data(), NEIGHMASK);
   const int nlists = list->inum + list->gnum;
   for (int ii = 0; ii < nlists; ++ii) {
     const int i = list->ilist[ii];
-    graph.add_list(i, list->firstneigh[i], list->numneigh[i], NEIGHMASK);
+    graph.set_list(i, list->firstneigh[i], list->numneigh[i]);
   }
 
   tinynet::EvalOutput out;
@@ -210,7 +211,8 @@ void PairTinyNet::finish()
 double PairTinyNet::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += (double) graph.neighbors.capacity() * sizeof(int);
-  bytes += (double) (graph.start.capacity() + graph.count.capacity() + node_species.capacity()) * sizeof(int);
+  bytes += (double) graph.list.capacity() * sizeof(int *);
+  bytes += (double) (graph.count.capacity() + node_species.capacity()) * sizeof(int);
+  if (potential) bytes += potential->descriptor.memory_bytes();
   return bytes;
 }

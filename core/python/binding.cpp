@@ -41,7 +41,7 @@ struct GraphInput {
       for (int k = 0; k < ct[u]; ++k)
         if (nb[st[u] + k] < 0 || nb[st[u] + k] >= m)
           throw std::invalid_argument("neighbour index out of range");
-      graph.add_list(u, nb + st[u], ct[u]);
+      graph.set_list(u, nb + st[u], ct[u]);
     }
   }
 };

@@ -58,6 +58,7 @@ void Descriptor::add_block(std::unique_ptr<DescriptorBlock> block)
 
 void Descriptor::prepare(const NeighborGraph &graph)
 {
+  graph_nodes_seen_ = std::max(graph_nodes_seen_, (size_t) graph.n_nodes);
   for (auto &block : blocks_) block->prepare(graph);
 }
 
@@ -67,9 +68,8 @@ void Descriptor::compute(const NeighborGraph &graph, int center, double *feature
   env.begin(graph, center);
   const double *xi = graph.x + 3 * center;
   const double cutsq = list_cutoff_ * list_cutoff_;
-  const int begin = graph.start[center], end = begin + graph.count[center];
-  for (int k = begin; k < end; ++k) {
-    const int j = graph.neighbors[k];
+  for (int k = 0; k < graph.count[center]; ++k) {
+    const int j = graph.neighbor(center, k);
     if (j == center || graph.species[j] < 0 || env.index_of(j) >= 0) continue;
     const double *xj = graph.x + 3 * j;
     const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
@@ -83,6 +83,15 @@ void Descriptor::backprop(const double *dE_dG)
 {
   env_.grad.assign(3 * (size_t) env_.size(), 0.0);
   for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->backprop(env_, dE_dG + block_offset_[b]);
+}
+
+double Descriptor::memory_bytes() const
+{
+  double bytes = (double) env_.node.capacity() * 2 * sizeof(int) +
+      (double) (env_.rel.capacity() + env_.dist.capacity() + env_.grad.capacity()) * sizeof(double) +
+      (double) graph_nodes_seen_ * sizeof(int);    // environment's node map
+  for (const auto &block : blocks_) bytes += block->memory_bytes();
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------
@@ -115,45 +124,50 @@ void MomentsBlock::hoppings(double r, double *h, double *dh) const
 void MomentsBlock::prepare(const NeighborGraph &graph)
 {
   graph_ = &graph;
-  const size_t slots = graph.neighbors.size(), nc = decay_.size();
   BondTable &t = bonds_;
-  t.done.assign(graph.n_nodes, 0);
-  t.count.resize(graph.n_nodes);
-  if (t.partner.size() < slots) {
-    t.partner.resize(slots);
-    t.unit.resize(3 * slots);
-    t.hop.resize(nc * slots);
-    t.dhop.resize(nc * slots);
-  }
+  t.row_start.assign(graph.n_nodes, -1);
+  t.row_count.resize(graph.n_nodes);
+  t.partner.clear();
+  t.unit.clear();
+  t.hop.clear();
+  t.dhop.clear();
+}
+
+double MomentsBlock::memory_bytes() const
+{
+  const BondTable &t = bonds_;
+  return (double) (t.row_start.capacity() + t.row_count.capacity() + t.partner.capacity()) * sizeof(int) +
+      (double) (t.unit.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
 }
 
 void MomentsBlock::ensure_row(int u)
 {
   BondTable &t = bonds_;
-  if (t.done[u]) return;
-  t.done[u] = 1;
+  if (t.row_start[u] >= 0) return;
   const NeighborGraph &graph = *graph_;
   const int nc = (int) decay_.size();
   const double rbsq = rb_ * rb_;
   const double *xu = graph.x + 3 * u;
-  const int begin = graph.start[u], end = begin + graph.count[u];
-  int slot = begin;
-  for (int k = begin; k < end; ++k) {
-    const int v = graph.neighbors[k];
+  const int first = (int) t.partner.size();
+  for (int k = 0; k < graph.count[u]; ++k) {
+    const int v = graph.neighbor(u, k);
     if (v == u || graph.species[v] < 0) continue;
     const double *xv = graph.x + 3 * v;
     const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
     const double rsq = dx * dx + dy * dy + dz * dz;
     if (rsq >= rbsq) continue;
     const double r = std::sqrt(rsq);
-    t.partner[slot] = v;
-    t.unit[3 * (size_t) slot] = dx / r;
-    t.unit[3 * (size_t) slot + 1] = dy / r;
-    t.unit[3 * (size_t) slot + 2] = dz / r;
-    hoppings(r, &t.hop[(size_t) slot * nc], &t.dhop[(size_t) slot * nc]);
-    ++slot;
+    t.partner.push_back(v);
+    t.unit.push_back(dx / r);
+    t.unit.push_back(dy / r);
+    t.unit.push_back(dz / r);
+    const size_t h = t.hop.size();
+    t.hop.resize(h + nc);
+    t.dhop.resize(h + nc);
+    hoppings(r, &t.hop[h], &t.dhop[h]);
   }
-  t.count[u] = slot - begin;
+  t.row_start[u] = first;
+  t.row_count[u] = (int) t.partner.size() - first;
 }
 
 void MomentsBlock::compute(Environment &env, double *features)
@@ -182,7 +196,7 @@ void MomentsBlock::compute(Environment &env, double *features)
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
     const int node = env.node[pe];
     ensure_row(node);
-    const int begin = graph_->start[node], end = begin + bonds_.count[node];
+    const int begin = bonds_.row_start[node], end = begin + bonds_.row_count[node];
     for (int b = begin; b < end; ++b) {
       int qe = env.index_of(bonds_.partner[b]);
       int dq = qe < 0 ? -1 : depth_of_env[qe];

@@ -33,12 +33,12 @@ inline double cutoff_fn_deriv(double x)
 // channel and its radial derivative. A node's row is computed the first time
 // a walk reaches it in a step, then shared by all centres (each bond lies in
 // many neighbourhoods); far ghost atoms that no walk reaches cost nothing.
-// Rows use the graph's list layout, so the table never reallocates in a step.
+// Rows are appended compactly; capacity is kept from step to step.
 struct BondTable {
   int n_channels = 0;
-  std::vector<char> done;         // per node: row computed this step
-  std::vector<int> count;         // per node: bonds in the row
-  std::vector<int> partner;       // per list slot
+  std::vector<int> row_start;     // per node: first slot, -1 until computed this step
+  std::vector<int> row_count;     // per node: bonds in the row
+  std::vector<int> partner;       // per slot
   std::vector<double> unit;       // [slot][3], from node to partner
   std::vector<double> hop, dhop;  // [slot][channel]
 };
@@ -80,6 +80,7 @@ class DescriptorBlock {
   virtual void compute(Environment &env, double *features) = 0;
   // Accumulate sum_f dE/dG_f * dG_f/dr into env.grad (uses compute's scratch).
   virtual void backprop(Environment &env, const double *dE_dG) = 0;
+  virtual double memory_bytes() const { return 0.0; }    // buffers kept between steps
 };
 
 // Cycle block, "moments" kind: [H_c^n]_ii split by the species of the path's
@@ -97,6 +98,7 @@ class MomentsBlock : public DescriptorBlock {
   void prepare(const NeighborGraph &graph) override;
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
+  double memory_bytes() const override;
 
   // Hopping of every channel and its r-derivative at distance r (r < bond cutoff).
   void hoppings(double r, double *h, double *dh) const;
@@ -164,6 +166,7 @@ class Descriptor {
   void compute(const NeighborGraph &graph, int center, double *features);
   void backprop(const double *dE_dG);                       // after compute, same centre
   Environment &env() { return env_; }
+  double memory_bytes() const;
 
  private:
   int n_species_;
@@ -172,6 +175,7 @@ class Descriptor {
   std::vector<std::unique_ptr<DescriptorBlock>> blocks_;
   std::vector<int> block_offset_;
   Environment env_;
+  size_t graph_nodes_seen_ = 0;
 };
 
 }    // namespace tinynet

@@ -13,29 +13,30 @@ struct NeighborGraph {
   const double *x = nullptr;    // positions, [n_nodes][3], borrowed
   const int *species = nullptr; // element index per node, -1 = not handled by this model
 
-  // Neighbour lists, stored contiguously. A centre node must list every node
-  // within the model cutoff; any other node must list at least its bonded
-  // partners (r < bond cutoff). Lists may be added in any node order; a node
-  // never given a list has none. Buffers are reused between steps.
-  std::vector<int> start, count;
-  std::vector<int> neighbors;
+  // Neighbour lists, borrowed from the host (no copy): list[u][0..count[u]),
+  // entries masked with `mask` (LAMMPS keeps flag bits in the high bits).
+  // A centre node must list every node within the list cutoff; any other node
+  // must list at least its bonded partners (r < bond cutoff). A node never
+  // given a list has none.
+  std::vector<const int *> list;
+  std::vector<int> count;
+  int mask = ~0;
 
-  void reset(int n, const double *positions, const int *species_of_node)
+  void reset(int n, const double *positions, const int *species_of_node, int list_mask = ~0)
   {
     n_nodes = n;
     x = positions;
     species = species_of_node;
-    start.assign(n, 0);
+    mask = list_mask;
+    list.assign(n, nullptr);
     count.assign(n, 0);
-    neighbors.clear();
   }
-  // Append the list of node u; `mask` strips host-specific flag bits.
-  void add_list(int u, const int *list, int n, int mask = ~0)
+  void set_list(int u, const int *neighbors_of_u, int n)
   {
-    start[u] = (int) neighbors.size();
+    list[u] = neighbors_of_u;
     count[u] = n;
-    for (int k = 0; k < n; ++k) neighbors.push_back(list[k] & mask);
   }
+  int neighbor(int u, int k) const { return list[u][k] & mask; }
 };
 
 }    // namespace tinynet
