@@ -1,0 +1,209 @@
+"""Loading labelled structures with ASE.
+
+Every frame used for training or testing must carry a total energy and
+forces; stress is optional.  Problems are reported as :class:`DataError`
+with the file and the (0-based) frame index, never as a bare traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class DataError(Exception):
+    """A dataset problem, naming the file and frame concerned."""
+
+
+@dataclass
+class Frame:
+    """One labelled structure."""
+
+    atoms: object                 # ase.Atoms (positions, cell, pbc, symbols)
+    energy: float                 # total energy, eV
+    forces: np.ndarray            # (N, 3), eV/Angstrom
+    stress: np.ndarray | None     # (3, 3), eV/Angstrom^3, ASE sign (positive = tensile), or None
+    source: str                   # file path
+    index: int                    # frame index inside the file
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.atoms)
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}, frame {self.index}"
+
+
+@dataclass
+class Dataset:
+    frames: list = field(default_factory=list)
+    files: list = field(default_factory=list)   # [{"path", "sha256", "n_frames"}]
+
+    def __len__(self):
+        return len(self.frames)
+
+    @property
+    def elements(self) -> list:
+        return sorted({s for f in self.frames for s in f.atoms.get_chemical_symbols()})
+
+    @property
+    def n_atoms(self) -> int:
+        return sum(f.n_atoms for f in self.frames)
+
+    def subset(self, indices) -> "Dataset":
+        return Dataset([self.frames[i] for i in indices], list(self.files))
+
+
+def sha256_of(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_frames(path: str):
+    import ase.io
+
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a structure file")
+    try:
+        frames = ase.io.read(path, ":")
+    except Exception as exc:  # ASE raises many different types for bad files
+        msg = str(exc).strip() or type(exc).__name__
+        raise DataError(f"{path}: cannot read structures ({type(exc).__name__}: {msg})") from exc
+    if not isinstance(frames, list):
+        frames = [frames]
+    if not frames:
+        raise DataError(f"{path}: contains no structures")
+    return frames
+
+
+def _label(atoms, path, k, need_stress=False):
+    where = f"{path}, frame {k}"
+    calc = atoms.calc
+    results = getattr(calc, "results", {}) if calc is not None else {}
+    # energy
+    energy = None
+    if calc is not None:
+        try:
+            energy = atoms.get_potential_energy()
+        except Exception:
+            energy = None
+    if energy is None:
+        for key in ("energy", "free_energy", "Energy", "total_energy"):
+            if key in atoms.info:
+                energy = atoms.info[key]
+                break
+    if energy is None:
+        raise DataError(f"{where}: no energy label")
+    try:
+        energy = float(energy)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: energy label is not a number ({energy!r})")
+    if not np.isfinite(energy):
+        raise DataError(f"{where}: energy is not finite ({energy})")
+    # forces
+    forces = None
+    if calc is not None and "forces" in results:
+        forces = results["forces"]
+    elif "forces" in atoms.arrays:
+        forces = atoms.arrays["forces"]
+    if forces is None:
+        raise DataError(f"{where}: no force labels")
+    forces = np.array(forces, dtype=np.float64)
+    if forces.shape != (len(atoms), 3):
+        raise DataError(f"{where}: forces have shape {forces.shape}, expected ({len(atoms)}, 3)")
+    if not np.all(np.isfinite(forces)):
+        raise DataError(f"{where}: forces contain non-finite values")
+    # stress (optional)
+    stress = None
+    raw = None
+    if calc is not None and "stress" in results:
+        raw = results["stress"]
+    elif "stress" in atoms.info:
+        raw = atoms.info["stress"]
+    if raw is not None:
+        s = np.array(raw, dtype=np.float64)
+        if s.shape == (6,):
+            xx, yy, zz, yz, xz, xy = s
+            s = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+        elif s.shape == (9,):
+            s = s.reshape(3, 3)
+        if s.shape != (3, 3):
+            raise DataError(f"{where}: stress has shape {np.shape(raw)}, expected 6 or 3x3")
+        if not np.all(np.isfinite(s)):
+            raise DataError(f"{where}: stress contains non-finite values")
+        if all(atoms.pbc) and atoms.cell.volume > 1e-8:
+            stress = 0.5 * (s + s.T)
+    if len(atoms) == 0:
+        raise DataError(f"{where}: structure has no atoms")
+    return energy, forces, stress
+
+
+def load_files(paths, elements=None, role="data") -> Dataset:
+    """Read every frame of every path; validate labels.
+
+    ``elements``: if given, every atom must be one of them (element mismatch
+    is reported with file and frame).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    ds = Dataset()
+    allowed = set(elements) if elements is not None else None
+    for path in paths:
+        path = os.fspath(path)
+        frames = _read_frames(path)
+        for k, atoms in enumerate(frames):
+            if allowed is not None:
+                bad = sorted(set(atoms.get_chemical_symbols()) - allowed)
+                if bad:
+                    raise DataError(
+                        f"{path}, frame {k}: element(s) {', '.join(bad)} not in "
+                        f"{role} elements {sorted(allowed)}")
+            energy, forces, stress = _label(atoms, path, k)
+            bare = atoms.copy()
+            bare.calc = None
+            ds.frames.append(Frame(bare, energy, forces, stress, path, k))
+        ds.files.append({"path": path, "sha256": sha256_of(path), "n_frames": len(frames)})
+    if not ds.frames:
+        raise DataError(f"no structures in {', '.join(map(str, paths))}")
+    return ds
+
+
+def split_indices(n: int, fraction: float, seed: int):
+    """Reproducible split of range(n) into (kept, held_out); held_out ~ fraction*n."""
+    if n < 2 or fraction <= 0:
+        return list(range(n)), []
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    n_out = int(round(fraction * n))
+    n_out = min(max(n_out, 1), n - 1)
+    held = sorted(int(i) for i in perm[:n_out])
+    kept = sorted(int(i) for i in perm[n_out:])
+    return kept, held
+
+
+def nearest_neighbor_distances(frames, max_frames=50):
+    """Per-element median nearest-neighbour distance over (a sample of) the frames."""
+    from ase.neighborlist import neighbor_list
+
+    per_el = {}
+    step = max(1, len(frames) // max_frames)
+    for f in frames[::step]:
+        atoms = f.atoms if hasattr(f, "atoms") else f
+        i, d = neighbor_list("id", atoms, 8.0)
+        if len(i) == 0:
+            continue
+        nn = np.full(len(atoms), np.inf)
+        np.minimum.at(nn, i, d)
+        for s, r in zip(atoms.get_chemical_symbols(), nn):
+            if np.isfinite(r):
+                per_el.setdefault(s, []).append(r)
+    return {s: float(np.median(v)) for s, v in per_el.items()}

@@ -1,0 +1,303 @@
+"""Descriptor presets and the training configuration schema.
+
+Presets follow the seed paper's naming ``L<n>(<N>)``: cycle ("moments")
+features for paths up to length n, plus radial neighbour information out to
+the N-th neighbour shell.  Distances are scaled by the training set's
+nearest-neighbour distance d1 (the largest, over elements, of the median
+distance of an atom of that element to its nearest neighbour), so one preset
+fits Si (d1 = 2.35 A) as well as Ge or an oxide.  The resulting explicit
+numbers are what goes into the potential file.
+
+Built-in presets (d1 = nearest-neighbour distance; Si values in brackets)::
+
+  L4(2)  moments: n_max 4, bond_cutoff 1.3 d1 [3.06], r0 d1 [2.35],
+                  decay lengths [0.5, 1.0]                 -> 3*2*S features
+         radial : cutoff 1.85 d1 [4.35] (just past the 2nd diamond shell,
+                  1.63 d1), 8 Gaussian centres evenly from 0.75 d1,
+                  alpha = 0.2 / spacing^2                   -> 8*S features
+  L6(4)  moments: n_max 6, bond_cutoff 1.3 d1, r0 d1,
+                  decay lengths [0.4, 0.8, 1.6]            -> 5*3*S features
+         radial : cutoff 2.45 d1 [5.76] (past the 4th diamond shell,
+                  2.31 d1), 12 centres                      -> 12*S features
+
+(S = number of species.)  Any ``L<n>(<N>)`` with 2 <= n <= 8 and 1 <= N <= 5
+is accepted; the tables below give the values for other n and N.
+
+Configuration files are JSON (or YAML when PyYAML is installed).  Every key
+is checked: an unknown key or a value of the wrong type is a
+:class:`ConfigError` naming it.  See :data:`DEFAULTS` for all keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import math
+import os
+import re
+
+
+class ConfigError(Exception):
+    """Invalid configuration: names the offending key."""
+
+
+# --------------------------------------------------------------------------
+# presets
+
+# radial cutoff, in units of d1, for "out to the N-th shell" (diamond shells
+# are at 1, 1.63, 1.91, 2.31, 2.52 d1; fcc at 1, 1.41, 1.73, 2, 2.24 d1)
+SHELL_CUTOFF = {1: 1.35, 2: 1.85, 3: 2.1, 4: 2.45, 5: 2.7}
+RADIAL_CENTRES = {1: 6, 2: 8, 3: 10, 4: 12, 5: 14}
+DECAY_LENGTHS = {2: [0.5, 1.0], 3: [0.5, 1.0], 4: [0.5, 1.0],
+                 5: [0.4, 0.8, 1.6], 6: [0.4, 0.8, 1.6], 7: [0.4, 0.8, 1.6], 8: [0.4, 0.8, 1.6]}
+BOND_CUTOFF_FACTOR = 1.3
+RADIAL_START_FACTOR = 0.75
+EANN_BETA = 0.2
+
+PRESET_NAMES = ("L4(2)", "L6(4)")
+DEFAULT_PRESET = "L4(2)"
+
+_PRESET_RE = re.compile(r"^\s*L\s*(\d+)\s*\(\s*(\d+)\s*\)\s*$", re.IGNORECASE)
+
+
+def parse_preset(name: str):
+    m = _PRESET_RE.match(str(name))
+    if not m:
+        raise ConfigError(f"preset: unknown preset {name!r}; expected L<n>(<N>), e.g. "
+                          + " or ".join(PRESET_NAMES))
+    n, shells = int(m.group(1)), int(m.group(2))
+    if not 2 <= n <= 8:
+        raise ConfigError(f"preset: cycle length n={n} in {name!r} must be 2..8")
+    if shells not in SHELL_CUTOFF:
+        raise ConfigError(f"preset: shell count N={shells} in {name!r} must be 1..5")
+    return n, shells
+
+
+def make_preset(name: str, d1: float) -> dict:
+    """Explicit descriptor dict for preset ``name`` and nearest-neighbour distance d1 (A)."""
+    n, shells = parse_preset(name)
+    if not (d1 > 0 and math.isfinite(d1)):
+        raise ConfigError(f"preset: invalid nearest-neighbour distance {d1}")
+    d1 = round(float(d1), 3)
+    r_rad = round(SHELL_CUTOFF[shells] * d1, 3)
+    k = RADIAL_CENTRES[shells]
+    r_start = RADIAL_START_FACTOR * d1
+    h = (r_rad - r_start) / k
+    centres = [round(r_start + i * h, 4) for i in range(k)]
+    alpha = round(EANN_BETA / (h * h), 4)
+    blocks = []
+    if n >= 2:
+        blocks.append({"type": "moments", "n_max": n,
+                       "bond_cutoff": round(BOND_CUTOFF_FACTOR * d1, 3),
+                       "r0": d1, "decay_lengths": list(DECAY_LENGTHS[n])})
+    blocks.append({"type": "radial", "cutoff": r_rad, "centers": centres, "alpha": alpha})
+    return {"blocks": blocks}
+
+
+def n_features(descriptor: dict, n_species: int) -> int:
+    total = 0
+    for b in descriptor["blocks"]:
+        if b["type"] == "moments":
+            total += (b["n_max"] - 1) * len(b["decay_lengths"]) * n_species
+        elif b["type"] == "radial":
+            total += len(b["centers"]) * n_species
+    return total
+
+
+def descriptor_range(descriptor: dict) -> float:
+    r = 0.0
+    for b in descriptor["blocks"]:
+        if b["type"] == "moments":
+            r = max(r, (b["n_max"] // 2) * b["bond_cutoff"])
+        elif b["type"] == "radial":
+            r = max(r, b["cutoff"])
+    return r
+
+
+# --------------------------------------------------------------------------
+# configuration schema
+
+DEFAULTS = {
+    "preset": DEFAULT_PRESET,      # used when "descriptor" is null
+    "descriptor": None,            # explicit {"blocks": [...]} (overrides preset)
+    "elements": None,              # element list; default: those in the training data
+    "network": {
+        "hidden": [16, 32],
+        "activation": "tanh",
+    },
+    "loss": {
+        "energy_weight": 1.0,      # on (eV/atom)^2
+        "force_weight": 0.01,      # on (eV/A)^2 per component
+        "stress_weight": 0.0,      # on (GPa)^2 per component (frames with stress)
+    },
+    "training": {
+        "epochs": 2000,
+        "learning_rate": 0.01,
+        "lr_decay_epochs": 500,    # learning rate halves every this many epochs ...
+        "min_learning_rate": 1e-4,  # ... down to this floor
+        "batch_size": 0,           # structures per batch, 0 = full batch
+        "patience": 400,           # early stopping: epochs without validation improvement
+        "validation_fraction": 0.1,  # of the training structures, for early stopping
+        "test_fraction": 0.2,      # held-out test split when no test data is given
+        "seed": 0,
+        "checkpoint_every": 25,    # epochs between checkpoints
+        "dtype": "float32",        # "float32" (2x faster) or "float64"; export is float64 either way
+        "max_time_minutes": 0.0,   # 0 = no limit
+    },
+}
+
+_NUM = (int, float)
+
+
+def _is_num(v):
+    return isinstance(v, _NUM) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check(cond, key, msg):
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+def _unknown(key, valid, where):
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    path = f"{where}.{key}" if where else key
+    raise ConfigError(f"{path}: unknown key{hint}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _check_keys(d, valid, where):
+    _check(isinstance(d, dict), where or "config", f"expected a mapping, got {type(d).__name__}")
+    for k in d:
+        if k not in valid:
+            _unknown(k, valid, where)
+
+
+BLOCK_SCHEMA = {
+    "moments": {"n_max": "int>=2", "bond_cutoff": "pos", "r0": "num",
+                "decay_lengths": "list_pos"},
+    "radial": {"cutoff": "pos", "centers": "list_num", "alpha": "pos"},
+}
+
+
+def _check_value(v, kind, key):
+    if kind == "int>=2":
+        _check(_is_int(v) and v >= 2, key, f"expected an integer >= 2, got {v!r}")
+    elif kind == "pos":
+        _check(_is_num(v) and v > 0, key, f"expected a positive number, got {v!r}")
+    elif kind == "num":
+        _check(_is_num(v), key, f"expected a number, got {v!r}")
+    elif kind in ("list_pos", "list_num"):
+        _check(isinstance(v, list) and len(v) > 0, key, f"expected a non-empty list of numbers, got {v!r}")
+        for i, x in enumerate(v):
+            _check(_is_num(x) and (kind == "list_num" or x > 0), f"{key}[{i}]",
+                   f"expected a {'positive ' if kind == 'list_pos' else ''}number, got {x!r}")
+
+
+def validate_descriptor(desc, where="descriptor") -> dict:
+    _check_keys(desc, {"blocks"}, where)
+    _check("blocks" in desc, where, "missing key 'blocks'")
+    blocks = desc["blocks"]
+    _check(isinstance(blocks, list) and blocks, f"{where}.blocks", "expected a non-empty list")
+    out = []
+    for i, b in enumerate(blocks):
+        w = f"{where}.blocks[{i}]"
+        _check(isinstance(b, dict), w, "expected a mapping")
+        _check("type" in b, w, "missing key 'type'")
+        t = b["type"]
+        _check(t in BLOCK_SCHEMA, f"{w}.type", f"unknown block type {t!r}; known: {', '.join(BLOCK_SCHEMA)}")
+        schema = BLOCK_SCHEMA[t]
+        _check_keys(b, set(schema) | {"type"}, w)
+        for k, kind in schema.items():
+            _check(k in b, w, f"missing key {k!r}")
+            _check_value(b[k], kind, f"{w}.{k}")
+        out.append({k: (float(b[k]) if schema.get(k) in ("pos", "num") else
+                        [float(x) for x in b[k]] if schema.get(k, "").startswith("list") else b[k])
+                    for k in b})
+    return {"blocks": out}
+
+
+def _validate_section(user, defaults, where):
+    _check_keys(user, set(defaults), where)
+    out = copy.deepcopy(defaults)
+    for k, v in user.items():
+        key = f"{where}.{k}"
+        d = defaults[k]
+        if k == "hidden":
+            _check(isinstance(v, list) and v and all(_is_int(x) and x > 0 for x in v), key,
+                   f"expected a non-empty list of positive integers, got {v!r}")
+        elif k == "activation":
+            _check(v in ("tanh",), key, f"only 'tanh' is supported, got {v!r}")
+        elif k == "dtype":
+            _check(v in ("float32", "float64"), key, f"expected 'float32' or 'float64', got {v!r}")
+        elif _is_int(d):
+            _check(_is_int(v) and v >= 0, key, f"expected a non-negative integer, got {v!r}")
+        elif isinstance(d, float):
+            _check(_is_num(v) and v >= 0, key, f"expected a non-negative number, got {v!r}")
+            v = float(v)
+        out[k] = v
+    if where == "training":
+        for k in ("validation_fraction", "test_fraction"):
+            _check(out[k] < 1.0, f"training.{k}", f"must be below 1, got {out[k]}")
+        _check(out["learning_rate"] > 0, "training.learning_rate", "must be positive")
+        _check(out["lr_decay_epochs"] > 0, "training.lr_decay_epochs", "must be positive")
+        _check(out["checkpoint_every"] > 0, "training.checkpoint_every", "must be positive")
+    return out
+
+
+def validate_config(user: dict | None) -> dict:
+    """Merge ``user`` over :data:`DEFAULTS`, checking every key and type."""
+    user = {} if user is None else user
+    _check_keys(user, set(DEFAULTS), "")
+    cfg = copy.deepcopy(DEFAULTS)
+    for k, v in user.items():
+        if k in ("network", "loss", "training"):
+            cfg[k] = _validate_section(v, DEFAULTS[k], k)
+        elif k == "preset":
+            _check(isinstance(v, str), "preset", f"expected a string, got {v!r}")
+            parse_preset(v)
+            cfg[k] = v
+        elif k == "descriptor":
+            cfg[k] = None if v is None else validate_descriptor(v)
+        elif k == "elements":
+            if v is not None:
+                from ase.data import chemical_symbols
+                _check(isinstance(v, list) and v, "elements", "expected a non-empty list of element symbols")
+                for i, s in enumerate(v):
+                    _check(isinstance(s, str) and s in chemical_symbols[1:], f"elements[{i}]",
+                           f"not an element symbol: {s!r}")
+                _check(len(set(v)) == len(v), "elements", "duplicate element")
+            cfg[k] = v
+    return cfg
+
+
+def load_config(path: str) -> dict:
+    """Read a JSON (or YAML, if PyYAML is installed) configuration file and validate it."""
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError(f"{path}: YAML config needs PyYAML, which is not installed; use JSON")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    try:
+        return validate_config(data if data is not None else {})
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
