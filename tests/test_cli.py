@@ -160,7 +160,10 @@ def test_killed_run_resumes(files, tmp_path):
     deadline = time.time() + 90
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert ckpt.exists(), proc.communicate()
+    if not ckpt.exists():
+        proc.kill()
+        out_, err_ = proc.communicate()
+        pytest.fail(f"no checkpoint; returncode {proc.returncode}\n{out_}\n{err_[-3000:]}")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

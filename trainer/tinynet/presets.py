@@ -95,26 +95,6 @@ def make_preset(name: str, d1: float) -> dict:
     return {"blocks": blocks}
 
 
-def n_features(descriptor: dict, n_species: int) -> int:
-    total = 0
-    for b in descriptor["blocks"]:
-        if b["type"] == "moments":
-            total += (b["n_max"] - 1) * len(b["decay_lengths"]) * n_species
-        elif b["type"] == "radial":
-            total += len(b["centers"]) * n_species
-    return total
-
-
-def descriptor_range(descriptor: dict) -> float:
-    r = 0.0
-    for b in descriptor["blocks"]:
-        if b["type"] == "moments":
-            r = max(r, (b["n_max"] // 2) * b["bond_cutoff"])
-        elif b["type"] == "radial":
-            r = max(r, b["cutoff"])
-    return r
-
-
 # --------------------------------------------------------------------------
 # configuration schema
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinynet.data import DataError, load_files, nearest_neighbor_distances, split_indices
-from tinynet.presets import ConfigError, make_preset, validate_config, n_features
+from tinynet.potential_file import descriptor_cutoff, n_features
+from tinynet.presets import ConfigError, make_preset, validate_config
 
 EV_A3_TO_GPA = 160.21766208
 CHECKPOINT_VERSION = 1
@@ -335,14 +336,13 @@ def sums_to_rmse(sums):
 
 def export_potential(elements, descriptor, stats, e0, params, scale, activation="tanh"):
     """The potential-file dict (without provenance) for the given weights."""
-    from tinynet.presets import descriptor_range
 
     try:
         from tinynet.potential_file import descriptor_cutoff
 
         cutoff = float(descriptor_cutoff(descriptor))
     except ImportError:
-        cutoff = descriptor_range(descriptor)
+        cutoff = descriptor_cutoff(descriptor)
     models = {}
     for t, el in enumerate(elements):
         p = params[t]
