@@ -312,3 +312,12 @@ def test_element_mismatch_names_file_and_frame(tmp_path):
     path = _write(tmp_path / "mixed.extxyz", frames)
     with pytest.raises(DataError, match=r"mixed.extxyz, frame 3: element\(s\) Ni not in"):
         load_files([path], elements=["Al", "Cu"])
+
+
+def test_time_limit_stops_and_exports(emt_file, tmp_path):
+    from tinynet.training import train
+
+    res = train([str(emt_file)], str(tmp_path / "t.tinynet"), config=small_config(epochs=100000),
+                max_time=1e-4, progress=False, log=lambda *a: None, plots=False)
+    assert res.stop_reason == "time limit" and res.epochs_run >= 1
+    assert (tmp_path / "t.tinynet").exists() and (tmp_path / "t.tinynet.ckpt.npz").exists()
