@@ -36,8 +36,12 @@ echo "== installing the tinynet package"
 .venv/bin/python -m pip install --quiet --no-build-isolation --no-deps -e .
 
 echo "plugin list" > build/plugin_check.in
-(cd build && ../.venv/bin/lmp -in plugin_check.in -log none) | grep -q "pair style plugin tinynet" \
-  || { echo "error: .venv/bin/lmp does not find pair_style tinynet" >&2; exit 1; }
+plugins=$(cd build && ../.venv/bin/lmp -in plugin_check.in -log none 2>&1) || true
+if ! grep -q "pair style plugin tinynet" <<< "$plugins"; then
+  echo "$plugins" >&2
+  echo "error: .venv/bin/lmp does not find pair_style tinynet" >&2
+  exit 1
+fi
 echo "== ready: .venv/bin/lmp knows pair_style tinynet; .venv/bin/tinynet is the CLI"
 
 if [ "$run_demo" = 1 ]; then
