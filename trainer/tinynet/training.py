@@ -4,7 +4,8 @@ The network is the only thing TensorFlow sees.  Descriptors and their
 Jacobians come from :mod:`tinynet.descriptors` (the C++ core, the same code
 LAMMPS runs), computed once per structure and held as dense arrays:
 
-    E_s   = sum_{i in s} scale * NN_t(x_i) + e0_t      (trained on E_s - sum e0)      x_i = (G_i - mean_t) / std_t
+    E_s   = sum_{i in s} scale * NN_t(x_i) + e0_t,      x_i = (G_i - mean_t) / std_t
+            (the graph sees E_s - sum e0, formed in float64)
     F_j   = -scale * sum_{p: atom(p)=j} dNN/dx[center(p)] . dx_dr[p]
     sig_s = (scale / V_s) sum_{i in s} dNN/dx_i . dx_dstrain_i   (ASE sign)
 
@@ -336,13 +337,7 @@ def sums_to_rmse(sums):
 
 def export_potential(elements, descriptor, stats, e0, params, scale, activation="tanh"):
     """The potential-file dict (without provenance) for the given weights."""
-
-    try:
-        from tinynet.potential_file import descriptor_cutoff
-
-        cutoff = float(descriptor_cutoff(descriptor))
-    except ImportError:
-        cutoff = descriptor_cutoff(descriptor)
+    cutoff = float(descriptor_cutoff(descriptor))
     models = {}
     for t, el in enumerate(elements):
         p = params[t]
