@@ -87,7 +87,7 @@ STYLE_LABELS = {
 
 # Rough peak memory per atom (MB) of styles that need a lot, to refuse runs
 # that would exhaust the machine instead of being killed half-way.
-MEMORY_MB_PER_ATOM = {"mliap-nn": 0.65}
+MEMORY_MB_PER_ATOM = {"mliap-nn": 0.25}  # measured peak RSS: 1.7 GB at 8000 atoms, 1 rank
 
 # fix spring/self constant (eV/A^2: Si's thermal <u^2> at 300 K) used with
 # random-weight tinynet models: their tiny random forces hold nothing together,
@@ -143,6 +143,21 @@ def _loadavg():
         return None
 
 
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPUs busy (any process) over `seconds`, from /proc/stat; None if unknown."""
+    def sample():
+        with open("/proc/stat") as fh:
+            v = [float(x) for x in fh.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0.0)  # total, idle + iowait
+    try:
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(1.0 - (i1 - i0) / (t1 - t0), 3) if t1 > t0 else None
+
+
 def machine_info() -> dict:
     try:
         affinity = len(os.sched_getaffinity(0))
@@ -168,6 +183,7 @@ def machine_info() -> dict:
         "git_commit": _git_commit(),
         "tinynet_version": __version__,
         "loadavg_start": _loadavg(),
+        "cpu_busy_start": cpu_busy(),
     }
 
 
@@ -289,6 +305,8 @@ class Case:
     rss_mb: float | None = None
     lammps_version: str | None = None
     breakdown: dict = field(default_factory=dict)
+    load_start: list | None = None
+    retry_reason: str | None = None
     warnings: list = field(default_factory=list)
     wall_seconds: float | None = None
     log: str | None = None
@@ -449,7 +467,7 @@ def parse_output(text: str) -> dict:
 _RSS_HELPER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.call(sys.argv[2:])\n"
-    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "open(sys.argv[1], 'w').write(f'{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} {rc}')\n"
     "sys.exit(rc)\n"
 )
 
@@ -480,12 +498,13 @@ def _run_process(cmd, cwd, log_path, timeout):
             except ProcessLookupError:
                 pass
             proc.wait()
-    rss = None
+    rss, rc = None, proc.returncode
     try:
-        rss = float(rss_file.read_text()) / 1024.0  # kB -> MB
+        kb, rc = rss_file.read_text().split()
+        rss, rc = float(kb) / 1024.0, int(rc)  # rc < 0: mpirun killed by signal -rc
     except (OSError, ValueError):
         pass
-    return proc.returncode, rss, time.perf_counter() - t0, timed_out
+    return rc, rss, time.perf_counter() - t0, timed_out
 
 
 def _bench_env():
@@ -501,9 +520,15 @@ def run_case(case: Case, workdir: Path, args) -> Case:
     inp.write_text(make_input(case, args.repeats, args.steps, args.min_steps, args.target_time,
                                getattr(args, "neigh_every", 0)))
     cmd = [mpirun_executable(), "-np", str(case.ranks), lmp_executable(), "-in", inp.name, "-log", "none"]
+    case.load_start = _loadavg()
     rc, rss, wall, timed_out = _run_process(cmd, workdir, log, args.timeout)
     text = log.read_text(errors="replace")
     parsed = parse_output(text)
+    if rc < 0 and not timed_out and not parsed["errors"] and not getattr(case, "_retried", False):
+        # Killed by a signal from outside (not a LAMMPS error): try once more.
+        case._retried = True
+        case.retry_reason = f"first attempt killed by signal {-rc}"
+        return run_case(case, workdir, args)
     case.log = str(log)
     case.wall_seconds = round(wall, 2)
     case.rss_mb = round(rss, 1) if rss is not None else None
@@ -515,11 +540,16 @@ def run_case(case: Case, workdir: Path, args) -> Case:
     if timed_out:
         case.status = f"failed: timed out after {args.timeout:.0f} s"
     elif rc != 0 or parsed["errors"] or len(timed) < args.repeats:
-        err = parsed["errors"][0] if parsed["errors"] else (text.strip().splitlines() or ["no output"])[-1]
+        if parsed["errors"]:
+            err = parsed["errors"][0]
+        elif rc < 0:
+            err = f"killed by signal {-rc} (not a LAMMPS error)"
+        else:
+            err = "no ERROR line; last output: " + (text.strip().splitlines() or ["none"])[-1].strip()
         if re.search(r"Unrecognized pair style|Unknown pair style|Unrecognized.*style", err):
             case.status = f"unavailable: {err}"
         else:
-            case.status = f"failed (exit {rc}): {err}"
+            case.status = f"failed (exit {rc}): {err}" if rc >= 0 else f"failed: {err}"
     else:
         case.status = "ok"
         case.steps = timed[0]["steps"]
@@ -542,6 +572,27 @@ def _file_elements(path: Path):
             return json.load(fh).get("elements")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _describe_potential(path: Path) -> str:
+    """Short summary of a potential's descriptor and network, for the notes."""
+    try:
+        with open(path) as fh:
+            pot = json.load(fh)
+        parts = []
+        for b in pot["descriptor"]["blocks"]:
+            if b["type"] == "moments":
+                parts.append(f"moments n_max {b['n_max']}, {len(b['decay_lengths'])} channels, "
+                             f"bond cutoff {b['bond_cutoff']}")
+            elif b["type"] == "radial":
+                parts.append(f"radial {len(b['centers'])} centres to {b['cutoff']}")
+            else:
+                parts.append(str(b["type"]))
+        model = next(iter(pot["models"].values()))
+        hidden = [len(layer["bias"]) for layer in model["layers"][:-1]]
+        return "; ".join(parts) + f"; cutoff {pot['cutoff']}; hidden {hidden}"
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return "unreadable"
 
 
 def plan_cases(args, workdir: Path) -> tuple[list, list]:
@@ -569,6 +620,7 @@ def plan_cases(args, workdir: Path) -> tuple[list, list]:
         missing = [e for e in elements if e not in have]
         if missing:
             return None, "", f"{trained} has no model for {', '.join(missing)}"
+        notes.append(f"{system}: tinynet = {trained} ({_describe_potential(trained)})")
         return trained, "", None
 
     def tether_for(random_used):
@@ -722,6 +774,8 @@ def derive(cases) -> list:
                 "rss_vs_tersoff": (c.rss_mb / ref.rss_mb if ref and ref.rss_mb and c.rss_mb else None),
                 "speedup_vs_1_rank": (one.us_median / c.us_median if one and c.ranks > 1 else None),
                 "timing_breakdown_percent": c.breakdown,
+                "loadavg_at_start": c.load_start,
+                "retry": c.retry_reason,
                 "warnings": c.warnings,
             })
             if (base and ref and c.style != "zero" and ref.system_label == c.system_label
@@ -1046,8 +1100,9 @@ def run(args) -> int:
 
         cases, notes = plan_cases(args, workdir)
         runnable = [c for c in cases if c.unavailable is None]
-        print(f"tinynet bench: {len(runnable)} LAMMPS runs on {info['cpu_model']} "
-              f"({info['nproc']} cpus, load {info['loadavg_start']}); work dir {workdir}", flush=True)
+        print(f"tinynet bench: {len(runnable)} LAMMPS runs on {info['cpu_model']} ({info['nproc']} cpus, "
+              f"{100 * (info['cpu_busy_start'] or 0):.0f}% busy, load {info['loadavg_start']}); "
+              f"work dir {workdir}", flush=True)
         for c in cases:
             if c.unavailable is not None:
                 c.status = f"unavailable: {c.unavailable}"
@@ -1065,9 +1120,12 @@ def run(args) -> int:
         info["loadavg_end"] = _loadavg()
         rows = derive(cases)
         target_rows = targets(rows)
-        load = info["loadavg_start"]
-        if load and load[0] > 0.5 * (info["nproc_usable"] or 1):
-            notes.append(f"machine was busy at start (load {load}); timings may be inflated")
+        busy = info["cpu_busy_start"]
+        if busy is not None and busy > 0.2:
+            notes.append(f"machine was {100 * busy:.0f}% busy just before the start; timings may be inflated")
+        for c in cases:
+            if c.retry_reason:
+                notes.append(f"{c.system_label} {c.label} np={c.ranks}: {c.retry_reason}, ran again")
         notes.append(f"total time {info['elapsed_seconds']:.0f} s; LAMMPS {info['lammps_version']}; "
                      f"git {info['git_commit']}")
         print()
