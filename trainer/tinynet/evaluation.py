@@ -134,47 +134,37 @@ def write_plots(stem, train_frames, train_pred, test_frames, test_pred, history)
     if test_frames is not None and test_pred is not None:
         sets.append(("test", test_frames, test_pred, "tab:red"))
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    lo, hi = np.inf, -np.inf
-    for name, frames, preds, color in sets:
-        if frames is None or preds is None:
-            continue
-        ref = np.array([f.energy / f.n_atoms for f in frames])
-        prd = np.array([p["energy"] / f.n_atoms for f, p in zip(frames, preds)])
-        rmse = 1000 * math.sqrt(np.mean((prd - ref) ** 2))
-        ax.scatter(ref, prd, s=8, color=color, alpha=0.7, label=f"{name}: RMSE {rmse:.2f} meV/atom")
-        lo, hi = min(lo, ref.min(), prd.min()), max(hi, ref.max(), prd.max())
-    if np.isfinite(lo):
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-    ax.set_xlabel("reference energy (eV/atom)")
-    ax.set_ylabel("tinynet energy (eV/atom)")
-    ax.set_title("Energy parity")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["parity_energy"] = stem + ".parity_energy.png"
-    fig.savefig(files["parity_energy"], dpi=110)
-    plt.close(fig)
+    def parity(key, reference, predicted, size, alpha, scale, unit, fmt, xlabel, ylabel, title):
+        fig, ax = plt.subplots(figsize=(5, 5))
+        lo, hi = np.inf, -np.inf
+        for name, frames, preds, color in sets:
+            if frames is None or preds is None:
+                continue
+            ref, prd = reference(frames), predicted(frames, preds)
+            rmse = scale * math.sqrt(np.mean((prd - ref) ** 2))
+            ax.scatter(ref, prd, s=size, color=color, alpha=alpha, label=f"{name}: RMSE {rmse:{fmt}} {unit}")
+            lo, hi = min(lo, ref.min(), prd.min()), max(hi, ref.max(), prd.max())
+        if np.isfinite(lo):
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        files[key] = stem + "." + key + ".png"
+        fig.savefig(files[key], dpi=110)
+        plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    lo, hi = np.inf, -np.inf
-    for name, frames, preds, color in sets:
-        if frames is None or preds is None:
-            continue
-        ref = np.concatenate([f.forces.ravel() for f in frames])
-        prd = np.concatenate([p["forces"].ravel() for p in preds])
-        rmse = math.sqrt(np.mean((prd - ref) ** 2))
-        ax.scatter(ref, prd, s=3, color=color, alpha=0.4, label=f"{name}: RMSE {rmse:.3f} eV/Å")
-        lo, hi = min(lo, ref.min(), prd.min()), max(hi, ref.max(), prd.max())
-    if np.isfinite(lo):
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-    ax.set_xlabel("reference force component (eV/Å)")
-    ax.set_ylabel("tinynet force component (eV/Å)")
-    ax.set_title("Force parity")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["parity_forces"] = stem + ".parity_forces.png"
-    fig.savefig(files["parity_forces"], dpi=110)
-    plt.close(fig)
+    parity("parity_energy",
+           lambda frames: np.array([f.energy / f.n_atoms for f in frames]),
+           lambda frames, preds: np.array([p["energy"] / f.n_atoms for f, p in zip(frames, preds)]),
+           8, 0.7, 1000, "meV/atom", ".2f",
+           "reference energy (eV/atom)", "tinynet energy (eV/atom)", "Energy parity")
+    parity("parity_forces",
+           lambda frames: np.concatenate([f.forces.ravel() for f in frames]),
+           lambda frames, preds: np.concatenate([p["forces"].ravel() for p in preds]),
+           3, 0.4, 1, "eV/Å", ".3f",
+           "reference force component (eV/Å)", "tinynet force component (eV/Å)", "Force parity")
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     if history:
