@@ -276,25 +276,17 @@ def _write(path, frames):
     return str(path)
 
 
-def test_frame_without_energy(tmp_path):
+@pytest.mark.parametrize("missing,index,message", [("energy", 2, "no energy"), ("forces", 1, "no force")])
+def test_frame_without_a_label(tmp_path, missing, index, message):
     from ase.calculators.singlepoint import SinglePointCalculator
 
     frames = make_emt_frames(3)
-    a = frames[2]
-    a.calc = SinglePointCalculator(a, forces=a.calc.results["forces"])
-    path = _write(tmp_path / "noenergy.extxyz", frames)
-    with pytest.raises(DataError, match=r"noenergy.extxyz, frame 2: no energy"):
-        load_files([path])
-
-
-def test_frame_without_forces(tmp_path):
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    frames = make_emt_frames(3)
-    a = frames[1]
-    a.calc = SinglePointCalculator(a, energy=a.calc.results["energy"])
-    path = _write(tmp_path / "noforces.extxyz", frames)
-    with pytest.raises(DataError, match=r"noforces.extxyz, frame 1: no force"):
+    a = frames[index]
+    kept = {k: v for k, v in a.calc.results.items() if k in ("energy", "forces") and k != missing}
+    a.calc = SinglePointCalculator(a, **kept)
+    name = f"no{missing}.extxyz"
+    path = _write(tmp_path / name, frames)
+    with pytest.raises(DataError, match=rf"{name}, frame {index}: {message}"):
         load_files([path])
 
 

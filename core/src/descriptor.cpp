@@ -108,7 +108,6 @@ MomentsBlock::MomentsBlock(int n_max, double bond_cutoff, double r0,
   if (decay_.empty()) throw std::invalid_argument("moments block: decay_lengths is empty");
   for (double l : decay_)
     if (!(l > 0.0)) throw std::invalid_argument("moments block: decay lengths must be > 0");
-  bonds_.n_channels = (int) decay_.size();
 }
 
 void MomentsBlock::hoppings(double r, double *h, double *dh) const

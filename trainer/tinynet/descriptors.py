@@ -61,7 +61,7 @@ def build_graph(atoms, species, cutoff: float, bond_cutoff: float):
     else:
         bi = bj = np.zeros(0, dtype=np.int64)
         bs = np.zeros((0, 3), dtype=np.int64)
-    k = int(max(np.abs(cs).max(initial=0), 0) + np.abs(bs).max(initial=0) + 1)
+    k = int(np.abs(cs).max(initial=0) + np.abs(bs).max(initial=0) + 1)
 
     # Image nodes, numbered after the atoms.
     is_image = np.any(cs != 0, axis=1)

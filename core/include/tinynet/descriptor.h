@@ -35,7 +35,6 @@ inline double cutoff_fn_deriv(double x)
 // many neighbourhoods); far ghost atoms that no walk reaches cost nothing.
 // Rows are appended compactly; capacity is kept from step to step.
 struct BondTable {
-  int n_channels = 0;
   std::vector<int> row_start;     // per node: first slot, -1 until computed this step
   std::vector<int> row_count;     // per node: bonds in the row
   std::vector<int> partner;       // per slot
