@@ -181,7 +181,7 @@ BAD = [
     ("extra-model", _extra_model, "models.Cu"),
     ("missing-descriptor", _delete(["descriptor"]), "descriptor"),
     ("no-blocks", _set(["descriptor", "blocks"], []), "descriptor.blocks"),
-    ("unknown-block-type", _set(["descriptor", "blocks", 1, "type"], "eann"),
+    ("unknown-block-type", _set(["descriptor", "blocks", 1, "type"], "soap"),
      "descriptor.blocks[1].type"),
     ("unknown-block-key", _set(["descriptor", "blocks", 0, "rb"], 3.0),
      "descriptor.blocks[0].rb"),

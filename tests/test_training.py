@@ -244,7 +244,7 @@ def test_presets_are_explicit():
     ({"elements": ["Si", "Xx"]}, "elements[1]"),
     ({"descriptor": {"blocks": [{"type": "radial", "cutoff": 4.0, "centres": [1.0], "alpha": 1.0}]}},
      "descriptor.blocks[0].centres"),
-    ({"descriptor": {"blocks": [{"type": "radial", "cutoff": 4.0, "alpha": 1.0}]}}, "descriptor.blocks[0]"),
+    ({"descriptor": {"blocks": [{"type": "radial", "cutoff": 4.0, "alpha": 1.0}]}}, "descriptor.blocks[0].centers"),
     ({"descriptor": {"blocks": [{"type": "cycles", "n_max": 4}]}}, "descriptor.blocks[0].type"),
     ({"descriptor": {"blocks": [{"type": "moments", "n_max": 4, "bond_cutoff": 3.0, "r0": 0,
                                  "decay_lengths": [1.0, -2.0]}]}}, "descriptor.blocks[0].decay_lengths[1]"),

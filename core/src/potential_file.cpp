@@ -2,8 +2,8 @@
 // Every check names the file and the field, so users can fix their file.
 #include "tinynet/potential.h"
 
-// nlohmann/json, as vendored (namespace nlohmann_lmp) in the LAMMPS headers.
-#include "nlohmann/json.hpp"
+#include "block_registry.h"
+#include "json_field.h"
 
 #include <cmath>
 #include <fstream>
@@ -15,144 +15,8 @@ namespace tinynet {
 
 namespace {
 
-using json = nlohmann_lmp::json;
-
 constexpr const char *FORMAT_NAME = "tinynet-potential";
 constexpr int FORMAT_VERSION = 1;
-
-// JSON has no NaN/Infinity, but Python's json module writes them. Turn such
-// bare tokens into marked strings, so the field they sit in can be named.
-const std::string NONFINITE_MARK = "~tinynet-nonfinite~";
-
-std::string mark_nonfinite(const std::string &text)
-{
-  static const char *tokens[] = {"-Infinity", "Infinity", "NaN"};
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (size_t k = 0; k < text.size(); ++k) {
-    const char ch = text[k];
-    if (in_string) {
-      out += ch;
-      if (ch == '\\' && k + 1 < text.size()) out += text[++k];
-      else if (ch == '"') in_string = false;
-      continue;
-    }
-    if (ch == '"') in_string = true;
-    bool replaced = false;
-    for (const char *tok : tokens) {
-      const size_t len = std::char_traits<char>::length(tok);
-      if (text.compare(k, len, tok) == 0) {
-        out += "\"" + NONFINITE_MARK + tok + "\"";
-        k += len - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += ch;
-  }
-  return out;
-}
-
-// Checked access to a JSON value, remembering its field path for messages.
-class Field {
- public:
-  Field(const std::string &file, const json &value, std::string path) :
-      file_(file), value_(value), path_(std::move(path))
-  {
-  }
-
-  [[noreturn]] void fail(const std::string &what) const { throw FileError(file_, path_, what); }
-
-  Field operator[](const std::string &key) const
-  {
-    if (!value_.is_object()) fail("expected an object");
-    auto it = value_.find(key);
-    if (it == value_.end()) throw FileError(file_, join(key), "missing");
-    return Field(file_, *it, join(key));
-  }
-  Field operator[](size_t k) const
-  {
-    return Field(file_, value_.at(k), path_ + "[" + std::to_string(k) + "]");
-  }
-  bool has(const std::string &key) const { return value_.is_object() && value_.contains(key); }
-
-  void only_keys(const std::set<std::string> &allowed) const
-  {
-    if (!value_.is_object()) fail("expected an object");
-    for (auto it = value_.begin(); it != value_.end(); ++it)
-      if (!allowed.count(it.key())) throw FileError(file_, join(it.key()), "unknown key");
-  }
-  size_t array_size() const
-  {
-    if (!value_.is_array()) fail("expected an array");
-    return value_.size();
-  }
-  std::string str() const
-  {
-    if (!value_.is_string()) fail("expected a string");
-    return value_.get<std::string>();
-  }
-  long integer() const
-  {
-    if (!value_.is_number_integer()) fail("expected an integer");
-    return value_.get<long>();
-  }
-  double number() const
-  {
-    if (value_.is_string() && value_.get<std::string>().rfind(NONFINITE_MARK, 0) == 0)
-      fail("not a finite number (" + value_.get<std::string>().substr(NONFINITE_MARK.size()) + ")");
-    if (!value_.is_number()) fail("expected a number");
-    const double v = value_.get<double>();
-    if (!std::isfinite(v)) fail("not a finite number");
-    return v;
-  }
-  double positive() const
-  {
-    const double v = number();
-    if (!(v > 0.0)) fail("must be > 0");
-    return v;
-  }
-  std::vector<double> numbers(size_t expected_size = 0) const
-  {
-    const size_t n = array_size();
-    if (expected_size && n != expected_size)
-      fail("expected " + std::to_string(expected_size) + " values, got " + std::to_string(n));
-    std::vector<double> out(n);
-    for (size_t k = 0; k < n; ++k) out[k] = (*this)[k].number();
-    return out;
-  }
-
- private:
-  std::string join(const std::string &key) const { return path_.empty() ? key : path_ + "." + key; }
-  const std::string &file_;
-  const json &value_;
-  std::string path_;
-};
-
-std::unique_ptr<DescriptorBlock> read_block(const Field &b, int n_species)
-{
-  const std::string type = b["type"].str();
-  if (type == "moments") {
-    b.only_keys({"type", "n_max", "bond_cutoff", "r0", "decay_lengths"});
-    const long n_max = b["n_max"].integer();
-    if (n_max < 2 || n_max > 32) b["n_max"].fail("must be between 2 and 32");
-    const double rb = b["bond_cutoff"].positive();
-    const double r0 = b["r0"].number();
-    std::vector<double> decay = b["decay_lengths"].numbers();
-    if (decay.empty()) b["decay_lengths"].fail("must not be empty");
-    for (size_t c = 0; c < decay.size(); ++c) b["decay_lengths"][c].positive();
-    return std::make_unique<MomentsBlock>((int) n_max, rb, r0, decay, n_species);
-  }
-  if (type == "radial") {
-    b.only_keys({"type", "cutoff", "centers", "alpha"});
-    const double rc = b["cutoff"].positive();
-    std::vector<double> centers = b["centers"].numbers();
-    if (centers.empty()) b["centers"].fail("must not be empty");
-    return std::make_unique<RadialBlock>(rc, centers, b["alpha"].positive(), n_species);
-  }
-  b["type"].fail("unknown descriptor block type '" + type + "'");
-}
 
 Descriptor read_descriptor(const Field &descriptor, int n_species)
 {

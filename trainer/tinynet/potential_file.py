@@ -22,11 +22,14 @@ Every error is a PotentialFileError whose message starts with
 
 import json
 import math
-import numbers
 import os
 import tempfile
 
 import numpy as np
+
+from tinynet.blocks import check_block, spec_of
+from tinynet.validation import (PotentialFileError, _integer, _list, _number,
+                                _number_list, _object, _string, _type_name)
 
 FORMAT_NAME = "tinynet-potential"
 FORMAT_VERSION = 1
@@ -34,12 +37,6 @@ SUPPORTED_VERSIONS = (1,)
 UNITS = "metal"
 ACTIVATIONS = ("tanh", "linear")
 CUTOFF_TOLERANCE = 1e-12
-
-# Required keys of each descriptor block type (and no others are allowed).
-BLOCK_KEYS = {
-    "moments": ("type", "n_max", "bond_cutoff", "r0", "decay_lengths"),
-    "radial": ("type", "cutoff", "centers", "alpha"),
-}
 
 _TOP_REQUIRED = ("format", "version", "units", "elements", "descriptor",
                  "cutoff", "models")
@@ -49,165 +46,28 @@ _MODEL_KEYS = ("e0", "feature_mean", "feature_std", "feature_min",
 _LAYER_KEYS = ("weights", "bias", "activation")
 
 
-class PotentialFileError(ValueError):
-    """A potential (file or dict) is malformed.  The message names the
-    source (file path or "<memory>") and the offending field."""
-
-    def __init__(self, source, field, message):
-        self.source = str(source)
-        self.field = field
-        self.detail = message
-        if field:
-            super().__init__(f"{self.source}: {field}: {message}")
-        else:
-            super().__init__(f"{self.source}: {message}")
-
-
-# --------------------------------------------------------------------------
-# small checking helpers; `src` is the file name, `field` the dotted path
-# --------------------------------------------------------------------------
-
-def _type_name(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, numbers.Integral):
-        return "integer"
-    if isinstance(value, numbers.Real):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _number(src, field, value, positive=False):
-    """A finite real number (integers accepted), returned as float."""
-    if not _is_number(value):
-        raise PotentialFileError(src, field,
-                                 f"expected a number, got {_type_name(value)}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise PotentialFileError(src, field, f"non-finite value {value!r}")
-    if positive and not x > 0.0:
-        raise PotentialFileError(src, field, f"must be > 0, got {value!r}")
-    return x
-
-
-def _integer(src, field, value, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise PotentialFileError(src, field,
-                                 f"expected an integer, got {_type_name(value)}")
-    if minimum is not None and value < minimum:
-        raise PotentialFileError(src, field,
-                                 f"must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _string(src, field, value):
-    if not isinstance(value, str):
-        raise PotentialFileError(src, field,
-                                 f"expected a string, got {_type_name(value)}")
-    return value
-
-
-def _list(src, field, value, length=None, nonempty=False):
-    if not isinstance(value, list):
-        raise PotentialFileError(src, field,
-                                 f"expected a list, got {_type_name(value)}")
-    if length is not None and len(value) != length:
-        raise PotentialFileError(src, field,
-                                 f"expected {length} entries, got {len(value)}")
-    if nonempty and not value:
-        raise PotentialFileError(src, field, "must not be empty")
-    return value
-
-
-def _number_list(src, field, value, length=None, positive=False,
-                 nonempty=False):
-    _list(src, field, value, length=length, nonempty=nonempty)
-    return [_number(src, f"{field}[{i}]", x, positive=positive)
-            for i, x in enumerate(value)]
-
-
-def _object(src, field, value, required, optional=()):
-    """A dict with exactly the `required` keys plus any of `optional`."""
-    if not isinstance(value, dict):
-        raise PotentialFileError(src, field or "<top level>",
-                                 f"expected an object, got {_type_name(value)}")
-    prefix = f"{field}." if field else ""
-    for key in required:
-        if key not in value:
-            raise PotentialFileError(src, prefix + key, "missing field")
-    allowed = set(required) | set(optional)
-    for key in value:
-        if key not in allowed:
-            raise PotentialFileError(
-                src, prefix + str(key),
-                f"unknown field (allowed: {', '.join(sorted(allowed))})")
-    return value
-
-
 # --------------------------------------------------------------------------
 # descriptor
 # --------------------------------------------------------------------------
-
-def _check_block(src, field, block):
-    if not isinstance(block, dict):
-        raise PotentialFileError(src, field,
-                                 f"expected an object, got {_type_name(block)}")
-    if "type" not in block:
-        raise PotentialFileError(src, f"{field}.type", "missing field")
-    btype = block["type"]
-    if btype not in BLOCK_KEYS:
-        raise PotentialFileError(
-            src, f"{field}.type",
-            f"unknown block type {btype!r} (known: {', '.join(BLOCK_KEYS)})")
-    _object(src, field, block, BLOCK_KEYS[btype])
-    if btype == "moments":
-        _integer(src, f"{field}.n_max", block["n_max"], minimum=2)
-        _number(src, f"{field}.bond_cutoff", block["bond_cutoff"],
-                positive=True)
-        _number(src, f"{field}.r0", block["r0"])
-        _number_list(src, f"{field}.decay_lengths", block["decay_lengths"],
-                     positive=True, nonempty=True)
-    elif btype == "radial":
-        _number(src, f"{field}.cutoff", block["cutoff"], positive=True)
-        _number_list(src, f"{field}.centers", block["centers"],
-                     nonempty=True)
-        _number(src, f"{field}.alpha", block["alpha"], positive=True)
-
 
 def _check_descriptor(descriptor, src="<memory>", field="descriptor"):
     _object(src, field, descriptor, ("blocks",))
     blocks = _list(src, f"{field}.blocks", descriptor["blocks"], nonempty=True)
     for b, block in enumerate(blocks):
-        _check_block(src, f"{field}.blocks[{b}]", block)
+        check_block(src, f"{field}.blocks[{b}]", block)
 
 
 def _block_range(block):
-    if block["type"] == "moments":
-        return (block["n_max"] // 2) * float(block["bond_cutoff"])
-    return float(block["cutoff"])
+    return spec_of(block).range(block)
 
 
 def _block_size(block, n_elements):
-    if block["type"] == "moments":
-        return (block["n_max"] - 1) * len(block["decay_lengths"]) * n_elements
-    return len(block["centers"]) * n_elements
+    return spec_of(block).size(block, n_elements)
 
 
 def descriptor_cutoff(descriptor):
     """Overall interaction range: max over blocks of the block range
-    (moments: floor(n_max/2)*bond_cutoff; radial: cutoff)."""
+    (see tinynet.blocks for each block type's range)."""
     descriptor = _plain(descriptor)
     _check_descriptor(descriptor)
     return max(_block_range(b) for b in descriptor["blocks"])

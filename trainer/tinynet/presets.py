@@ -157,48 +157,26 @@ def _check_keys(d, valid, where):
             _unknown(k, valid, where)
 
 
-BLOCK_SCHEMA = {
-    "moments": {"n_max": "int>=2", "bond_cutoff": "pos", "r0": "num",
-                "decay_lengths": "list_pos"},
-    "radial": {"cutoff": "pos", "centers": "list_num", "alpha": "pos"},
-}
-
-
-def _check_value(v, kind, key):
-    if kind == "int>=2":
-        _check(_is_int(v) and v >= 2, key, f"expected an integer >= 2, got {v!r}")
-    elif kind == "pos":
-        _check(_is_num(v) and v > 0, key, f"expected a positive number, got {v!r}")
-    elif kind == "num":
-        _check(_is_num(v), key, f"expected a number, got {v!r}")
-    elif kind in ("list_pos", "list_num"):
-        _check(isinstance(v, list) and len(v) > 0, key, f"expected a non-empty list of numbers, got {v!r}")
-        for i, x in enumerate(v):
-            _check(_is_num(x) and (kind == "list_num" or x > 0), f"{key}[{i}]",
-                   f"expected a {'positive ' if kind == 'list_pos' else ''}number, got {x!r}")
-
-
 def validate_descriptor(desc, where="descriptor") -> dict:
+    """Check a descriptor section with the same block specs as the potential
+    file (tinynet.blocks); unknown keys get a "did you mean" hint."""
+    from tinynet.blocks import BLOCK_TYPES, check_block
+    from tinynet.validation import PotentialFileError
+
     _check_keys(desc, {"blocks"}, where)
     _check("blocks" in desc, where, "missing key 'blocks'")
     blocks = desc["blocks"]
     _check(isinstance(blocks, list) and blocks, f"{where}.blocks", "expected a non-empty list")
-    out = []
     for i, b in enumerate(blocks):
         w = f"{where}.blocks[{i}]"
-        _check(isinstance(b, dict), w, "expected a mapping")
-        _check("type" in b, w, "missing key 'type'")
-        t = b["type"]
-        _check(t in BLOCK_SCHEMA, f"{w}.type", f"unknown block type {t!r}; known: {', '.join(BLOCK_SCHEMA)}")
-        schema = BLOCK_SCHEMA[t]
-        _check_keys(b, set(schema) | {"type"}, w)
-        for k, kind in schema.items():
-            _check(k in b, w, f"missing key {k!r}")
-            _check_value(b[k], kind, f"{w}.{k}")
-        out.append({k: (float(b[k]) if schema.get(k) in ("pos", "num") else
-                        [float(x) for x in b[k]] if schema.get(k, "").startswith("list") else b[k])
-                    for k in b})
-    return {"blocks": out}
+        spec = BLOCK_TYPES.get(b.get("type")) if isinstance(b, dict) else None
+        if spec is not None:
+            _check_keys(b, {"type", *spec.required, *spec.optional}, w)
+        try:
+            check_block("config", w, b)
+        except PotentialFileError as exc:
+            raise ConfigError(f"{exc.field}: {exc.detail}") from None
+    return copy.deepcopy({"blocks": blocks})
 
 
 def _validate_section(user, defaults, where):

@@ -1,0 +1,251 @@
+#include "tinynet/blocks/moments.h"
+
+#include "../block_registry.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace tinynet {
+
+// ---------------------------------------------------------------------------
+// Moments block
+// ---------------------------------------------------------------------------
+
+MomentsBlock::MomentsBlock(int n_max, double bond_cutoff, double r0,
+                           std::vector<double> decay_lengths, int n_species) :
+    n_max_(n_max), depth_(n_max / 2), n_species_(n_species), rb_(bond_cutoff), r0_(r0),
+    decay_(std::move(decay_lengths))
+{
+  if (n_max_ < 2) throw std::invalid_argument("moments block: n_max must be >= 2");
+  if (!(rb_ > 0.0)) throw std::invalid_argument("moments block: bond_cutoff must be > 0");
+  if (decay_.empty()) throw std::invalid_argument("moments block: decay_lengths is empty");
+  for (double l : decay_)
+    if (!(l > 0.0)) throw std::invalid_argument("moments block: decay lengths must be > 0");
+}
+
+void MomentsBlock::hoppings(double r, double *h, double *dh) const
+{
+  const double fc = cutoff_fn(r / rb_), dfc = cutoff_fn_deriv(r / rb_) / rb_;
+  for (size_t c = 0; c < decay_.size(); ++c) {
+    const double e = std::exp(-(r - r0_) / decay_[c]);
+    h[c] = e * fc;
+    dh[c] = e * (dfc - fc / decay_[c]);
+  }
+}
+
+void MomentsBlock::prepare(const NeighborGraph &graph)
+{
+  graph_ = &graph;
+  BondTable &t = bonds_;
+  t.row_start.assign(graph.n_nodes, -1);
+  t.row_count.resize(graph.n_nodes);
+  t.partner.clear();
+  t.unit.clear();
+  t.hop.clear();
+  t.dhop.clear();
+}
+
+double MomentsBlock::memory_bytes() const
+{
+  const BondTable &t = bonds_;
+  return (double) (t.row_start.capacity() + t.row_count.capacity() + t.partner.capacity()) * sizeof(int) +
+      (double) (t.unit.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
+}
+
+void MomentsBlock::ensure_row(int u)
+{
+  BondTable &t = bonds_;
+  if (t.row_start[u] >= 0) return;
+  const NeighborGraph &graph = *graph_;
+  const int nc = (int) decay_.size();
+  const double rbsq = rb_ * rb_;
+  const double *xu = graph.x + 3 * u;
+  const int first = (int) t.partner.size();
+  for (int k = 0; k < graph.count[u]; ++k) {
+    const int v = graph.neighbor(u, k);
+    if (v == u || graph.species[v] < 0) continue;
+    const double *xv = graph.x + 3 * v;
+    const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
+    const double rsq = dx * dx + dy * dy + dz * dz;
+    if (rsq >= rbsq) continue;
+    const double r = std::sqrt(rsq);
+    t.partner.push_back(v);
+    t.unit.push_back(dx / r);
+    t.unit.push_back(dy / r);
+    t.unit.push_back(dz / r);
+    const size_t h = t.hop.size();
+    t.hop.resize(h + nc);
+    t.dhop.resize(h + nc);
+    hoppings(r, &t.hop[h], &t.dhop[h]);
+  }
+  t.row_start[u] = first;
+  t.row_count[u] = (int) t.partner.size() - first;
+}
+
+void MomentsBlock::compute(Environment &env, double *features)
+{
+  const int nc = (int) decay_.size();
+  std::fill(features, features + n_features(), 0.0);
+
+  // Breadth-first walk over bonds from the centre, out to depth floor(n_max/2):
+  // a returning path of n hops never gets further than that. Record each edge
+  // once: to the next shell, and within a shell (which closes odd cycles).
+  // Edges within the outermost shell only matter for an odd n_max.
+  // Nodes beyond the centre's list are added to the environment as reached.
+  depth_of_env.assign(env.size(), -1);
+  walk_env.assign(1, 0);
+  walk_species.assign(1, env.species[0]);
+  depth_of_env[0] = 0;
+  edge_p.clear();
+  edge_q.clear();
+  edge_bond.clear();
+  std::vector<int> &walk_of = walk_of_env;
+  walk_of.assign(env.size(), -1);
+  walk_of[0] = 0;
+  const bool odd_top = (n_max_ % 2) == 1;
+  for (int p = 0; p < (int) walk_env.size(); ++p) {
+    const int pe = walk_env[p], d = depth_of_env[pe];
+    if (d == depth_ && !odd_top) break;    // the walk is in depth order
+    const int node = env.node[pe];
+    ensure_row(node);
+    const int begin = bonds_.row_start[node], end = begin + bonds_.row_count[node];
+    for (int b = begin; b < end; ++b) {
+      int qe = env.index_of(bonds_.partner[b]);
+      int dq = qe < 0 ? -1 : depth_of_env[qe];
+      if (dq < 0) {
+        if (d == depth_) continue;    // beyond the deepest shell
+        if (qe < 0) {
+          qe = env.find_or_add(bonds_.partner[b]);
+          depth_of_env.resize(env.size(), -1);
+          walk_of.resize(env.size(), -1);
+        }
+        dq = depth_of_env[qe] = d + 1;
+        walk_of[qe] = (int) walk_env.size();
+        walk_env.push_back(qe);
+        walk_species.push_back(env.species[qe]);
+      }
+      const int q = walk_of[qe];
+      if (dq == d + 1 || (dq == d && p < q)) {
+        edge_p.push_back(p);
+        edge_q.push_back(q);
+        edge_bond.push_back(b);
+      }
+    }
+  }
+
+  // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
+  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  v.assign((size_t) nc * levels * nw, 0.0);
+  w.assign((size_t) nc * levels * nw, 0.0);
+  for (int c = 0; c < nc; ++c) {
+    double *vc = &v[(size_t) c * levels * nw];
+    double *wc = &w[(size_t) c * levels * nw];
+    vc[0] = 1.0;
+    for (int a = 0; a <= depth_; ++a) {
+      const double *va = vc + a * nw;
+      // H v_a: the next level if there is one, else only for the odd moment.
+      const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
+      if (need_next || need_odd) {
+        double *hv = wc + a * nw;
+        for (int e = 0; e < ne; ++e) {
+          const double h = bonds_.hop[(size_t) edge_bond[e] * nc + c];
+          hv[edge_p[e]] += h * va[edge_q[e]];
+          hv[edge_q[e]] += h * va[edge_p[e]];
+        }
+        if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
+      }
+      if (a == 0) continue;
+      if (2 * a <= n_max_)
+        for (int k = 0; k < nw; ++k) features[feature_index(2 * a, c, walk_species[k])] += va[k] * va[k];
+      if (need_odd) {
+        const double *wa = wc + a * nw;
+        for (int k = 0; k < nw; ++k)
+          features[feature_index(2 * a + 1, c, walk_species[k])] += va[k] * wa[k];
+      }
+    }
+  }
+}
+
+void MomentsBlock::backprop(Environment &env, const double *dE_dG)
+{
+  const int nc = (int) decay_.size();
+  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  dE_dr_edge.assign(ne, 0.0);
+  gbar.resize(nw);
+  gnext.resize(nw);
+
+  for (int c = 0; c < nc; ++c) {
+    const double *vc = &v[(size_t) c * levels * nw];
+    const double *wc = &w[(size_t) c * levels * nw];
+    const double *hop = bonds_.hop.data(), *dhop = bonds_.dhop.data();
+    // gbar = dE/dv_a, swept from the deepest level down to level 1.
+    std::fill(gbar.begin(), gbar.end(), 0.0);
+    for (int a = depth_; a >= 1; --a) {
+      const double *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
+      if (2 * a <= n_max_)
+        for (int k = 0; k < nw; ++k)
+          gbar[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
+      if (2 * a + 1 <= n_max_) {
+        // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
+        const double *wa = wc + a * nw;
+        const int n = 2 * a + 1;
+        for (int k = 0; k < nw; ++k) gbar[k] += dE_dG[feature_index(n, c, walk_species[k])] * wa[k];
+        for (int e = 0; e < ne; ++e) {
+          const int p = edge_p[e], q = edge_q[e];
+          const double bp = dE_dG[feature_index(n, c, walk_species[p])];
+          const double bq = dE_dG[feature_index(n, c, walk_species[q])];
+          const double h = hop[(size_t) edge_bond[e] * nc + c];
+          gbar[p] += h * bq * va[q];
+          gbar[q] += h * bp * va[p];
+          dE_dr_edge[e] += (bp + bq) * va[p] * va[q] * dhop[(size_t) edge_bond[e] * nc + c];
+        }
+      }
+      // Through v_a = H v_(a-1): dh_pq += gbar_p v_q + gbar_q v_p; gnext = H gbar.
+      std::fill(gnext.begin(), gnext.end(), 0.0);
+      for (int e = 0; e < ne; ++e) {
+        const int p = edge_p[e], q = edge_q[e];
+        const size_t hb = (size_t) edge_bond[e] * nc + c;
+        dE_dr_edge[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhop[hb];
+        gnext[p] += hop[hb] * gbar[q];
+        gnext[q] += hop[hb] * gbar[p];
+      }
+      gbar.swap(gnext);
+    }
+  }
+
+  // Each bond length depends on its two end nodes.
+  for (int e = 0; e < ne; ++e) {
+    const double *u = &bonds_.unit[3 * (size_t) edge_bond[e]];    // from p towards q
+    const double g = dE_dr_edge[e];
+    double *gp = &env.grad[3 * walk_env[edge_p[e]]], *gq = &env.grad[3 * walk_env[edge_q[e]]];
+    for (int d = 0; d < 3; ++d) {
+      gq[d] += g * u[d];
+      gp[d] -= g * u[d];
+    }
+  }
+}
+
+
+std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, int n_species)
+{
+  b.only_keys({"type", "n_max", "bond_cutoff", "r0", "decay_lengths", "orbitals", "sp_splitting"});
+  const long n_max = b["n_max"].integer_in(2, 32);
+  const double rb = b["bond_cutoff"].cutoff();
+  const double r0 = b["r0"].number();
+  std::vector<double> decay = b["decay_lengths"].numbers();
+  if (decay.empty()) b["decay_lengths"].fail("must not be empty");
+  for (size_t c = 0; c < decay.size(); ++c) b["decay_lengths"][c].positive();
+  const std::string orbitals = b.has("orbitals") ? b["orbitals"].str() : "s";
+  if (orbitals != "s" && orbitals != "sp") b["orbitals"].fail("expected 's' or 'sp', got '" + orbitals + "'");
+  double sp_splitting = 0.0;
+  if (b.has("sp_splitting")) {
+    if (orbitals == "s") b["sp_splitting"].fail("only meaningful with orbitals 'sp'");
+    sp_splitting = b["sp_splitting"].number();
+  }
+  if (orbitals == "s") return std::make_unique<MomentsBlock>((int) n_max, rb, r0, decay, n_species);
+  (void) sp_splitting;
+  b["orbitals"].fail("orbitals 'sp' is not built yet");    // PLACEHOLDER, replaced in this session
+}
+
+}    // namespace tinynet
