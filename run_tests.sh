@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 if [ ! -x .venv/bin/python ] || [ ! -d build ]; then
   ./setup.sh --no-demo
 else
-  .venv/bin/cmake --build build -j "$(nproc)" > build.log 2>&1 || { cat build.log; exit 1; }
+  # (one build at a time: several shells may share this work tree)
+  flock build/.lock .venv/bin/cmake --build build -j "$(nproc)" > build.log 2>&1 || { cat build.log; exit 1; }
 fi
 
 set +e

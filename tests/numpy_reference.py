@@ -20,6 +20,7 @@ belong to the same atom (dG_dr) or contracted with the node positions
 import numpy as np
 from ase.neighborlist import neighbor_list
 
+from tinynet.blocks import spec_of
 from tinynet.potential_file import evaluate_network
 
 
@@ -53,17 +54,11 @@ def hopping(r, r0, decay, bond_cutoff):
 # ---------------------------------------------------------------------------
 
 def block_range(block):
-    if block["type"] == "moments":
-        return (block["n_max"] // 2) * block["bond_cutoff"]
-    if block["type"] == "radial":
-        return block["cutoff"]
-    raise ValueError(f"unknown block type {block['type']!r}")
+    return spec_of(block).range(block)
 
 
 def block_size(block, n_species):
-    if block["type"] == "moments":
-        return (block["n_max"] - 1) * len(block["decay_lengths"]) * n_species
-    return len(block["centers"]) * n_species
+    return spec_of(block).size(block, n_species)
 
 
 def neighbourhoods(atoms, cutoff):
@@ -173,6 +168,19 @@ def radial_block(node_species, pos, block, n_species):
     return feats.reshape(-1), grad.reshape(-1, K, 3)
 
 
+def block_function(block_type):
+    """The reference of one block type: f(node_species, pos, block, n_species)
+    -> (features (F_b,), gradient (F_b, K, 3)) for the centre node 0.  Each
+    new block type's reference lives in its own module reference_<type>.py."""
+    import importlib
+
+    builtin = {"moments": moments_block, "radial": radial_block}
+    if block_type in builtin:
+        return builtin[block_type]
+    module = importlib.import_module(f"reference_{block_type}")
+    return getattr(module, f"{block_type}_block")
+
+
 # ---------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------
@@ -206,12 +214,7 @@ def compute(atoms, descriptor, elements, jacobian=True):
         for b, block in enumerate(blocks):
             node_atom, pos = hoods[b][i]
             node_species = species[node_atom]
-            if block["type"] == "moments":
-                f, g = moments_block(node_species, pos, block, n_species)
-            elif block["type"] == "radial":
-                f, g = radial_block(node_species, pos, block, n_species)
-            else:
-                raise ValueError(f"unknown block type {block['type']!r}")
+            f, g = block_function(block["type"])(node_species, pos, block, n_species)
             stop = start + len(f)
             features[i, start:stop] = f
             if jacobian:

@@ -1,0 +1,12 @@
+"""One descriptor per block type for the shared block battery (test_block_battery.py).
+
+Every block type in tinynet.blocks must appear here; the battery checks the
+C++ core against the NumPy reference, invariances, and LAMMPS physics for
+each entry. Parameters are chosen for a Si/Ge diamond-like cell (bonds
+2.35 A, second shell 3.84 A) so that each block's features are non-trivial.
+"""
+
+BLOCK_CASES = {
+    "moments_s": {"type": "moments", "n_max": 5, "bond_cutoff": 3.0, "r0": 0.5, "decay_lengths": [1.0, 2.0]},
+    "radial": {"type": "radial", "cutoff": 4.5, "centers": [2.0, 2.5, 3.0, 3.5, 4.0], "alpha": 0.8},
+}
