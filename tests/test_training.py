@@ -123,7 +123,8 @@ def test_tf_matches_numpy_and_finite_differences(emt_file, trained):
                rng.normal(0, 0.3, (8, 8)), rng.normal(0, 0.1, 8),
                rng.normal(0, 0.3, (8, 1)), rng.normal(0, 0.1, 1)] for _ in elements]
     scale = 0.37
-    model = Model(params, len(elements), scale, (1, 1, 1), dtype="float64")
+    model = Model(params, len(elements), scale, (1, 1, 1), dtype="float64",
+                  inv_std=[1.0 / s["std"] for s in stats])
     batch = model.to_tensors(make_batch(frames, descs, elements, stats, e0, use_stress=True))
     energy, forces, stress = (t.numpy() for t in model._predict(batch))
 

@@ -68,6 +68,14 @@ def add_train_arguments(p):
     p.add_argument("--seed", type=int, default=None, metavar="N", help="random seed (split, init, batches)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--allow-missing-elements", action="store_true",
+                   help="train even if an element has no atoms in the fitting split (its network stays untrained)")
+    p.add_argument("--memory-limit", metavar="SIZE", default=None,
+                   help="memory one training process may use, e.g. 6G (default: what the machine has "
+                        "available; also TINYNET_MEMORY_LIMIT); a run estimated to need more is refused")
+    p.add_argument("--jacobians", choices=("auto", "memory", "disk"), default="auto",
+                   help="keep the feature Jacobians in memory or stream them from a cache file in the "
+                        "output folder (default auto: memory up to 2 GB per process)")
 
 
 def run_train(args):
@@ -78,12 +86,28 @@ def run_train(args):
     if args.epochs is not None and args.epochs < 0:
         raise SystemExit("tinynet train: error: --epochs must be >= 0")
     cfg = load_config(args.config) if args.config else validate_config(None)
+    if args.memory_limit is not None:
+        from tinynet.memory import LIMIT_VARIABLE, parse_size
+
+        try:
+            parse_size(args.memory_limit, "--memory-limit")
+        except ValueError as exc:
+            raise SystemExit(f"tinynet train: error: {exc}")
+        os.environ[LIMIT_VARIABLE] = args.memory_limit
     command = "tinynet " + " ".join(args.argv)
     res = train(args.data, args.output, test_paths=args.test, config=cfg, preset=args.preset,
                 epochs=args.epochs, max_time=args.max_time, resume=args.resume, seed=args.seed,
-                progress=not args.no_progress, command=command, plots=not args.no_plots)
+                progress=not args.no_progress, command=command, plots=not args.no_plots,
+                allow_missing_elements=args.allow_missing_elements, store=args.jacobians)
+    from tinynet.parallel import world
+
+    if world().rank != 0:
+        return 0
+    ranks = f" on {res.n_ranks} MPI ranks" if res.n_ranks > 1 else ""
     print(f"wrote {res.output}  ({res.epochs_run} epochs, best {res.best_epoch}, "
-          f"stopped: {res.stop_reason}, {res.epochs_per_second:.1f} epochs/s)")
+          f"stopped: {res.stop_reason})")
+    print(f"speed: {res.epochs_per_second:.2f} epochs/s{ranks}; peak memory "
+          f"{res.peak_memory_bytes / 2**20:.0f} MB per process")
     for name in ("train", "validation", "test"):
         if name in res.metrics:
             print(f"-- {name}")

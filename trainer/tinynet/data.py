@@ -3,6 +3,16 @@
 Every frame used for training or testing must carry a total energy and
 forces; stress is optional.  Problems are reported as :class:`DataError`
 with the file and the (0-based) frame index, never as a bare traceback.
+
+Frames are also checked for values no real calculation produces (they come
+from broken or mis-converted files, and would otherwise surface as a
+diverging fit far from their cause):
+
+* two atoms closer than ``MIN_DISTANCE`` (0.5 A), periodic images included;
+* a force component beyond ``MAX_FORCE`` (1e3 eV/A);
+* an energy per atom beyond ``MAX_ENERGY_PER_ATOM`` (1e6 eV: total energies
+  of all-electron codes reach ~1e5 eV per heavy atom);
+* a stress component beyond ``MAX_STRESS`` (100 eV/A^3, 16 TPa).
 """
 
 from __future__ import annotations
@@ -12,6 +22,12 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+MIN_DISTANCE = 0.5            # A
+MAX_FORCE = 1e3               # eV/A, per component
+MAX_ENERGY_PER_ATOM = 1e6     # eV
+MAX_STRESS = 100.0            # eV/A^3, per component
 
 
 class DataError(Exception):
@@ -144,7 +160,33 @@ def _label(atoms, path, k, need_stress=False):
             stress = 0.5 * (s + s.T)
     if len(atoms) == 0:
         raise DataError(f"{where}: structure has no atoms")
+    check_physical(atoms, energy, forces, stress, where)
     return energy, forces, stress
+
+
+def check_physical(atoms, energy, forces, stress, where):
+    """DataError naming `where` for coincident atoms or absurd labels (see the module doc)."""
+    from ase.neighborlist import neighbor_list
+
+    if abs(energy) > MAX_ENERGY_PER_ATOM * len(atoms):
+        raise DataError(f"{where}: energy {energy:.6g} eV is {abs(energy) / len(atoms):.3g} eV per atom, "
+                        f"beyond the {MAX_ENERGY_PER_ATOM:g} eV/atom any real calculation gives")
+    fmax = float(np.max(np.abs(forces))) if forces.size else 0.0
+    if fmax > MAX_FORCE:
+        i = int(np.argmax(np.max(np.abs(forces), axis=1)))
+        raise DataError(f"{where}: force on atom {i} has a component of {fmax:.6g} eV/A, "
+                        f"beyond the {MAX_FORCE:g} eV/A bound (units, or a broken calculation?)")
+    if stress is not None and np.max(np.abs(stress)) > MAX_STRESS:
+        raise DataError(f"{where}: stress component {np.max(np.abs(stress)):.6g} eV/A^3 is beyond "
+                        f"the {MAX_STRESS:g} eV/A^3 bound")
+    try:
+        i, j, d = neighbor_list("ijd", atoms, MIN_DISTANCE)
+    except Exception:  # a degenerate cell: the descriptor code reports it
+        return
+    if len(d):
+        k = int(np.argmin(d))
+        raise DataError(f"{where}: atoms {i[k]} and {j[k]} are {d[k]:.4f} A apart, closer than the "
+                        f"{MIN_DISTANCE} A minimum (duplicated atom or broken structure?)")
 
 
 def load_files(paths, elements=None, role="data") -> Dataset:

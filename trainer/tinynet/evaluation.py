@@ -152,8 +152,7 @@ def write_plots(stem, train_frames, train_pred, test_frames, test_pred, history)
         ax.legend(fontsize=8)
         fig.tight_layout()
         files[key] = stem + "." + key + ".png"
-        fig.savefig(files[key], dpi=110)
-        plt.close(fig)
+        _save(fig, files[key])
 
     parity("parity_energy",
            lambda frames: np.array([f.energy / f.n_atoms for f in frames]),
@@ -183,6 +182,18 @@ def write_plots(stem, train_frames, train_pred, test_frames, test_pred, history)
     fig.suptitle("Learning curves")
     fig.tight_layout()
     files["learning_curves"] = stem + ".learning_curves.png"
-    fig.savefig(files["learning_curves"], dpi=110)
-    plt.close(fig)
+    _save(fig, files["learning_curves"])
     return files
+
+
+def _save(fig, path):
+    """PNG written atomically (a kill leaves the old plot or none, never half a file)."""
+    import matplotlib.pyplot as plt
+
+    from tinynet.atomic import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)

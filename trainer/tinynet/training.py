@@ -2,23 +2,33 @@
 
 The network is the only thing TensorFlow sees.  Descriptors and their
 Jacobians come from :mod:`tinynet.descriptors` (the C++ core, the same code
-LAMMPS runs), computed once per structure and held as dense arrays:
+LAMMPS runs), computed once per structure and kept per batch
+(:mod:`tinynet.batches`: float32, in memory or streamed from a cache file):
 
     E_s   = sum_{i in s} scale * NN_t(x_i) + e0_t,      x_i = (G_i - mean_t) / std_t
             (the graph sees E_s - sum e0, formed in float64)
-    F_j   = -scale * sum_{p: atom(p)=j} dNN/dx[center(p)] . dx_dr[p]
-    sig_s = (scale / V_s) sum_{i in s} dNN/dx_i . dx_dstrain_i   (ASE sign)
+    F_j   = -scale * sum_{p: atom(p)=j} dNN/dG[center(p)] . dG_dr[p]
+    sig_s = (scale / V_s) sum_{i in s} dNN/dG_i . dG_dstrain_i   (ASE sign)
 
-dNN/dx is computed analytically inside the graph (tanh MLP back-propagation),
-so the weight gradient of the force loss is an ordinary first-order gradient.
-Per-structure sums are segment sums; there is no Python loop over structures
-inside a step.  Optimiser: Adam (written out here, so that its state is
-checkpointed exactly) with a learning rate halving every ``lr_decay_epochs``.
+dNN/dx is computed analytically inside the graph (tanh MLP back-propagation)
+and divided by std_t to give dNN/dG, so the weight gradient of the force loss
+is an ordinary first-order gradient.  Per-structure sums are segment sums;
+there is no Python loop over structures inside a step.  Optimiser: Adam
+(written out here, so that its state is checkpointed exactly).  Learning rate:
+halving every ``lr_decay_epochs`` epochs, evaluated per step, with a linear
+warm-up over the first epoch when an epoch has several batches.
+
+A run is a sequence of named stages (:func:`train`): settings, load and
+split the data, choose the descriptor, build the training arrays, fit,
+export, write the outputs.  Under ``mpirun -np N`` every rank runs the same
+stages on its share of the structures (:mod:`tinynet.parallel`); gradients
+and error sums are summed over ranks, and rank 0 alone writes files.
 """
 
 from __future__ import annotations
 
 import datetime
+import glob
 import json
 import math
 import os
@@ -28,11 +38,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinynet import atomic, batches as batching, memory, parallel
+from tinynet.batches import EV_A3_TO_GPA, composition_matrix  # noqa: F401  (re-exported)
 from tinynet.data import DataError, load_files, nearest_neighbor_distances, split_indices
 from tinynet.potential_file import descriptor_cutoff, n_features
-from tinynet.presets import ConfigError, make_preset, validate_config
+from tinynet.presets import ConfigError, make_preset, validate_config  # noqa: F401
 
-EV_A3_TO_GPA = 160.21766208
 CHECKPOINT_VERSION = 1
 
 # TensorFlow's C++ warnings (e.g. grappler's "Not handling type DT_DOUBLE") are noise here.
@@ -77,15 +88,6 @@ def fit_e0(frames, elements):
     return e0
 
 
-def composition_matrix(frames, elements):
-    index = {e: k for k, e in enumerate(elements)}
-    comp = np.zeros((len(frames), len(elements)))
-    for s, f in enumerate(frames):
-        for sym in f.atoms.get_chemical_symbols():
-            comp[s, index[sym]] += 1
-    return comp
-
-
 def feature_stats(descs, n_elements, n_feat):
     """Per element: mean, std (>= 1e-8, 1 for constant features), min, max of raw features."""
     stats = []
@@ -103,59 +105,13 @@ def feature_stats(descs, n_elements, n_feat):
     return stats
 
 
-def make_batch(frames, descs, elements, stats, e0, use_stress):
-    """Dense float64 arrays for a group of structures, atoms sorted by element."""
-    n_el = len(elements)
-    n_per = np.array([len(d["species"]) for d in descs])
-    off = np.concatenate([[0], np.cumsum(n_per)[:-1]]).astype(np.int64)
-    n = int(n_per.sum())
-    sp = np.concatenate([d["species"] for d in descs]).astype(np.int64)
-    g = np.concatenate([d["features"] for d in descs])
-    struct = np.repeat(np.arange(len(descs)), n_per)
-    order = np.argsort(sp, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    mean = np.stack([s["mean"] for s in stats])
-    std = np.stack([s["std"] for s in stats])
-    x = ((g - mean[sp]) / std[sp])[order]
-    pc = np.concatenate([d["pair_center"] + o for d, o in zip(descs, off)]).astype(np.int64)
-    pa = np.concatenate([d["pair_atom"] + o for d, o in zip(descs, off)]).astype(np.int64)
-    jac = np.concatenate([d["dG_dr"] for d in descs]) / std[sp[pc]][:, :, None]
-    forces = np.concatenate([f.forces for f in frames])[order]
-    comp = composition_matrix(frames, elements)
-    batch = {
-        "x": x,
-        "counts": np.bincount(sp, minlength=n_el).astype(np.int32),
-        "struct": struct[order].astype(np.int32),
-        "n_struct": np.int32(len(frames)),
-        "n_atoms_struct": n_per.astype(np.float64),
-        # energies relative to the composition reference, formed in float64
-        "energy": np.array([f.energy for f in frames]) - comp @ e0,
-        "forces": forces,
-        "pair_center": rank[pc].astype(np.int32),
-        "pair_atom": rank[pa].astype(np.int32),
-        "jac": jac,
-    }
-    # stress: only atoms of structures that have a stress label
-    stressed = [k for k, f in enumerate(frames) if f.stress is not None] if use_stress else []
-    F = x.shape[1]
-    if stressed:
-        sel = np.concatenate([np.arange(off[k], off[k] + n_per[k]) for k in stressed])
-        seg = np.concatenate([np.full(n_per[k], j) for j, k in enumerate(stressed)])
-        sj = np.concatenate([descs[k]["dG_dstrain"] for k in stressed]) / std[sp[sel]][:, :, None, None]
-        batch["s_atom"] = rank[sel].astype(np.int32)
-        batch["s_seg"] = seg.astype(np.int32)
-        batch["s_jac"] = sj.reshape(len(sel), F, 9)
-        batch["s_ref"] = np.stack([frames[k].stress.reshape(9) for k in stressed]) * EV_A3_TO_GPA
-        batch["s_invvol"] = np.array([1.0 / frames[k].atoms.get_volume() for k in stressed])
-    else:
-        batch["s_atom"] = np.zeros(0, np.int32)
-        batch["s_seg"] = np.zeros(0, np.int32)
-        batch["s_jac"] = np.zeros((0, F, 9))
-        batch["s_ref"] = np.zeros((0, 9))
-        batch["s_invvol"] = np.zeros(0)
-    batch["n_stress"] = np.int32(len(stressed))
-    return batch
+def make_batch(frames, descs, elements, stats, e0, use_stress, dtype=np.float64):
+    """All arrays of one batch in one dict (small sets, tests): normalised
+    inputs, labels, raw Jacobians, and the loss denominators of the batch."""
+    arrays, heavy, features = batching.make_raw_batch(frames, descs, elements, e0, use_stress, dtype)
+    arrays["x"] = batching.normalised_inputs(features, arrays["species"], stats)
+    arrays["norm"] = batching.global_norms(frames, use_stress)
+    return {**arrays, **heavy}
 
 
 # --------------------------------------------------------------------------
@@ -177,10 +133,23 @@ def init_params(n_el, n_feat, hidden, seed, out_bias=0.0):
     return params
 
 
-class Model:
-    """TF variables, Adam state and compiled step/evaluation functions."""
+def loss_from_sums(sums, weights):
+    """The loss of a whole split from its summed squared errors and counts."""
+    se, ne, sf, nf, ss, ns = sums
+    return (weights[0] * se / max(ne, 1) + weights[1] * sf / max(nf, 1) + weights[2] * ss / max(ns, 1))
 
-    def __init__(self, params, n_el, scale, weights, dtype="float64"):
+
+class Model:
+    """TF variables, Adam state and compiled step/evaluation functions.
+
+    ``inv_std`` (per element, 1/feature std) turns dNN/dx into dNN/dG, so that
+    batches carry raw Jacobians; None when the Jacobians are already divided.
+    """
+
+    # batch entries the graph does not read
+    _HOST_ONLY = ("species",)
+
+    def __init__(self, params, n_el, scale, weights, dtype="float64", inv_std=None):
         import tensorflow as tf
 
         self.tf = tf
@@ -194,7 +163,9 @@ class Model:
         self.m = [tf.Variable(tf.zeros_like(v)) for v in self.flat]
         self.v = [tf.Variable(tf.zeros_like(v)) for v in self.flat]
         self.t = tf.Variable(0.0, dtype=tf.float64)
-        self._step = self._eval = None
+        self.inv_std = (None if inv_std is None else
+                        [tf.constant(np.asarray(s, self.np_dtype)) for s in inv_std])
+        self._step = self._eval = self._grads_fn = self._apply_fn = self._pred = None
 
     # ---- state
     def get_params(self):
@@ -215,16 +186,14 @@ class Model:
             var.assign(a)
         self.t.assign(state["t"])
 
+    def to_tensor(self, a):
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            return self.tf.constant(a.astype(self.np_dtype, copy=False))
+        return self.tf.constant(a)
+
     def to_tensors(self, batch):
-        tf = self.tf
-        out = {}
-        for k, a in batch.items():
-            a = np.asarray(a)
-            if a.dtype.kind == "f":
-                out[k] = tf.constant(a.astype(self.np_dtype))
-            else:
-                out[k] = tf.constant(a)
-        return out
+        return {k: self.to_tensor(a) for k, a in batch.items() if k not in self._HOST_ONLY}
 
     # ---- graph pieces
     def _mlp(self, x, p):
@@ -250,7 +219,7 @@ class Model:
         for t in range(self.n_el):
             o, g = self._mlp(xs[t], self.vars[t])
             outs.append(o)
-            grads.append(g)
+            grads.append(g if self.inv_std is None else g * self.inv_std[t])
         out = tf.concat(outs, 0)
         g = tf.concat(grads, 0)
         n_atoms = tf.shape(b["x"])[0]
@@ -265,6 +234,8 @@ class Model:
         return energy, forces, stress
 
     def _sums(self, b):
+        """Loss of this rank's part of a batch, normalised by the whole batch's
+        counts (b["norm"]), so that the ranks' gradients add up to the batch's."""
         tf = self.tf
         energy, forces, stress = self._predict(b)
         de = (energy - b["energy"]) / b["n_atoms_struct"]
@@ -277,18 +248,16 @@ class Model:
         nf = tf.cast(tf.size(b["forces"]), se.dtype)
         ns = tf.cast(tf.size(b["s_ref"]), se.dtype)
         one = tf.constant(1.0, se.dtype)
-        loss = (self.w_e * se / tf.maximum(ne, one) + self.w_f * sf / tf.maximum(nf, one)
-                + self.w_s * ss / tf.maximum(ns, one))
+        norm = b["norm"]
+        loss = (self.w_e * se / tf.maximum(norm[0], one) + self.w_f * sf / tf.maximum(norm[1], one)
+                + self.w_s * ss / tf.maximum(norm[2], one))
         return loss, tf.stack([se, ne, sf, nf, ss, ns])
 
     def _evaluate(self, b):
         return self._sums(b)
 
-    def _train_step(self, b, lr):
+    def _adam(self, grads, lr):
         tf = self.tf
-        with tf.GradientTape() as tape:
-            loss, sums = self._sums(b)
-        grads = tape.gradient(loss, self.flat)
         self.t.assign_add(1.0)
         t = tf.cast(self.t, self.dtype)
         b1, b2, eps = 0.9, 0.999, 1e-8
@@ -298,6 +267,16 @@ class Model:
             m.assign(b1 * m + (1.0 - b1) * gr)
             v.assign(b2 * v + (1.0 - b2) * gr * gr)
             var.assign_sub(corr * m / (tf.sqrt(v) + eps))
+
+    def _gradients(self, b):
+        tf = self.tf
+        with tf.GradientTape() as tape:
+            loss, sums = self._sums(b)
+        return loss, sums, tape.gradient(loss, self.flat)
+
+    def _train_step(self, b, lr):
+        loss, sums, grads = self._gradients(b)
+        self._adam(grads, lr)
         return loss, sums
 
     def _compile(self, batch):
@@ -306,21 +285,47 @@ class Model:
         tf = self.tf
         spec = {k: tf.TensorSpec([None] * min(len(v.shape), 1) + list(v.shape[1:]), v.dtype)
                 for k, v in batch.items()}
-        self._step = tf.function(self._train_step,
-                                 input_signature=[spec, tf.TensorSpec([], tf.float64)])
+        lr_spec = tf.TensorSpec([], tf.float64)
+        self._step = tf.function(self._train_step, input_signature=[spec, lr_spec])
         self._eval = tf.function(self._evaluate, input_signature=[spec])
+        self._grads_fn = tf.function(self._gradients, input_signature=[spec])
+        self._pred = tf.function(self._predict, input_signature=[spec])
+        gspec = [tf.TensorSpec(v.shape, v.dtype) for v in self.flat]
+        self._apply_fn = tf.function(self._adam, input_signature=[gspec, lr_spec])
 
-    def train_step(self, batch, lr):
+    def train_step(self, batch, lr, comm=None):
+        """One Adam step on `batch` (this rank's part); with several ranks the
+        gradients and error sums are summed over ranks first.  Returns the sums."""
+        tf = self.tf
         if self._step is None:
             self._compile(batch)
-        loss, sums = self._step(batch, self.tf.constant(lr, self.tf.float64))
-        return float(loss), sums.numpy().astype(np.float64)
+        lr = tf.constant(lr, tf.float64)
+        if comm is None or comm.size == 1:
+            _, sums = self._step(batch, lr)
+            return sums.numpy().astype(np.float64)
+        _, sums, grads = self._grads_fn(batch)
+        flat = np.concatenate([g.numpy().astype(np.float64).ravel() for g in grads]
+                              + [sums.numpy().astype(np.float64)])
+        flat = comm.allreduce_sum(flat)
+        summed, k = [], 0
+        for v in self.flat:
+            n = int(np.prod(v.shape))
+            summed.append(tf.constant(flat[k:k + n].reshape(v.shape).astype(self.np_dtype)))
+            k += n
+        self._apply_fn(summed, lr)
+        return flat[k:]
 
     def evaluate(self, batch):
+        """Error sums of this rank's part of `batch` (summed over ranks by the caller)."""
         if self._eval is None:
             self._compile(batch)
-        loss, sums = self._eval(batch)
-        return float(loss), sums.numpy().astype(np.float64)
+        _, sums = self._eval(batch)
+        return sums.numpy().astype(np.float64)
+
+    def predict(self, batch):
+        if self._pred is None:
+            self._compile(batch)
+        return tuple(t.numpy() for t in self._pred(batch))
 
 
 def sums_to_rmse(sums):
@@ -330,6 +335,18 @@ def sums_to_rmse(sums):
         "force_rmse_eV_A": math.sqrt(sf / nf) if nf else float("nan"),
         "stress_rmse_GPa": math.sqrt(ss / ns) if ns else float("nan"),
     }
+
+
+def learning_rate(tcfg, epoch, step=0, n_steps=1):
+    """Halving every lr_decay_epochs (continuous in the step), floored at
+    min_learning_rate; with several batches per epoch, a linear warm-up over
+    the first epoch (Adam's first minibatch steps are full-size steps on noisy
+    gradients).  One batch per epoch: exactly the per-epoch schedule."""
+    e = epoch + step / n_steps
+    lr = max(tcfg["min_learning_rate"], tcfg["learning_rate"] * 0.5 ** (e / tcfg["lr_decay_epochs"]))
+    if n_steps > 1 and epoch == 0:
+        lr *= (step + 1) / n_steps
+    return lr
 
 
 # --------------------------------------------------------------------------
@@ -378,6 +395,7 @@ def _unflatten(flat, n_el):
 
 
 def save_checkpoint(path, meta, params, best_params, opt_state, history):
+    """Atomic: a temporary file next to `path`, renamed over it."""
     arrays = {"meta": np.array(json.dumps(meta))}
     for i, a in enumerate(_flatten(params)):
         arrays[f"p{i}"] = a
@@ -388,12 +406,16 @@ def save_checkpoint(path, meta, params, best_params, opt_state, history):
         arrays[f"v{i}"] = v
     arrays["adam_t"] = np.array(opt_state["t"])
     arrays["history"] = np.array(json.dumps(history))
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic.atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def load_checkpoint(path, n_el):
+    """(meta, params, best params, Adam state, history); a damaged file is a
+    TrainingError that says how to go on."""
     try:
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
@@ -403,8 +425,10 @@ def load_checkpoint(path, n_el):
             state = {"m": [z[f"m{i}"] for i in range(n)], "v": [z[f"v{i}"] for i in range(n)],
                      "t": float(z["adam_t"])}
             history = json.loads(str(z["history"]))
-    except (OSError, KeyError, ValueError) as exc:
-        raise TrainingError(f"{path}: unreadable checkpoint ({exc})") from exc
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, ...
+        detail = str(exc).strip() or type(exc).__name__
+        raise TrainingError(f"{path}: corrupt, truncated or empty checkpoint ({type(exc).__name__}: {detail}); "
+                            "delete it and start the run again without --resume") from exc
     return meta, params, best, state, history
 
 
@@ -414,26 +438,6 @@ class TrainingError(Exception):
 
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT/SIGTERM stopped the run after checkpointing its last complete epoch."""
-
-
-# --------------------------------------------------------------------------
-# the training run
-
-@dataclass
-class TrainResult:
-    output: str
-    potential: dict
-    metrics: dict
-    history: list
-    epochs_run: int
-    best_epoch: int
-    stop_reason: str
-    files: dict = field(default_factory=dict)
-    epochs_per_second: float = 0.0
-
-
-def _lr(cfg_t, epoch):
-    return max(cfg_t["min_learning_rate"], cfg_t["learning_rate"] * 0.5 ** (epoch / cfg_t["lr_decay_epochs"]))
 
 
 class _Interrupt:
@@ -463,17 +467,37 @@ class _Interrupt:
         return False
 
 
-def train(train_paths, output, test_paths=None, config=None, preset=None, epochs=None,
-          max_time=None, resume=False, seed=None, progress=True, log=print, command=None,
-          plots=True):
-    """Fit a potential and write it (plus metrics JSON and PNG plots) next to ``output``.
+# --------------------------------------------------------------------------
+# the training run, stage by stage
 
-    ``config``: a validated config dict (see :func:`tinynet.presets.validate_config`)
-    or None for defaults; ``preset``, ``epochs``, ``max_time`` (minutes) and
-    ``seed`` override it.  ``resume`` continues from ``output``'s checkpoint.
-    """
-    from tinynet import evaluation
+@dataclass
+class TrainResult:
+    output: str
+    potential: dict
+    metrics: dict
+    history: list
+    epochs_run: int
+    best_epoch: int
+    stop_reason: str
+    files: dict = field(default_factory=dict)
+    epochs_per_second: float = 0.0
+    peak_memory_bytes: int = 0      # largest peak RSS over the ranks
+    n_ranks: int = 1
 
+
+@dataclass
+class Split:
+    data: object                # every training-file frame
+    fit: object                 # the fitting split (weights are fitted on it)
+    val: object                 # validation split (early stopping) or None
+    test: object                # test frames or None
+    info: dict                  # what goes into provenance["split"]
+    test_from_files: bool
+    elements: list              # the model's elements, in order
+
+
+def settings(config, preset, epochs, max_time, seed):
+    """Stage 0: the validated configuration with the command-line overrides."""
     cfg = validate_config(None) if config is None else config
     cfg = json.loads(json.dumps(cfg))
     if preset is not None:
@@ -488,105 +512,317 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
         cfg["training"]["max_time_minutes"] = float(max_time)
     if seed is not None:
         cfg["training"]["seed"] = int(seed)
+    return cfg
+
+
+def load_and_split(cfg, train_paths, test_paths, allow_missing_elements=False, log=print):
+    """Stage 1: read and check the data; test, validation and fitting splits."""
     tcfg = cfg["training"]
     seed = tcfg["seed"]
-    output = str(output)
-    ckpt = checkpoint_path(output)
-    out_dir = os.path.dirname(os.path.abspath(output))
-    os.makedirs(out_dir, exist_ok=True)
-
-    # ---- data
     elements = cfg["elements"]
     data = load_files(train_paths, elements=elements, role="configured")
     if elements is None:
         elements = data.elements
-    n_el = len(elements)
     if test_paths:
         test = load_files(test_paths, elements=elements, role="training-set")
         train_idx, test_idx = list(range(len(data))), None
-        split = {"test": "files"}
+        info = {"test": "files"}
     else:
         train_idx, test_idx = split_indices(len(data), tcfg["test_fraction"], seed)
         test = data.subset(test_idx) if test_idx else None
-        split = {"test": {"fraction": tcfg["test_fraction"], "seed": seed, "indices": test_idx}}
+        info = {"test": {"fraction": tcfg["test_fraction"], "seed": seed, "indices": test_idx}}
     pool = data.subset(train_idx)
     fit_local, val_local = split_indices(len(pool), tcfg["validation_fraction"], seed + 1)
     fit = pool.subset(fit_local)
     val = pool.subset(val_local) if val_local else None
-    split["validation"] = {"fraction": tcfg["validation_fraction"], "seed": seed + 1,
-                           "indices": [train_idx[i] for i in val_local]}
-    split["n_train"], split["n_validation"] = len(fit), len(val_local)
-    split["n_test"] = len(test) if test is not None else 0
-    missing = [e for e in elements if not any(e in f.atoms.get_chemical_symbols() for f in fit.frames)]
-    if missing:
-        log(f"warning: element(s) {', '.join(missing)} have no atoms in the training split")
+    info["validation"] = {"fraction": tcfg["validation_fraction"], "seed": seed + 1,
+                          "indices": [train_idx[i] for i in val_local]}
+    info["n_train"], info["n_validation"] = len(fit), len(val_local)
+    info["n_test"] = len(test) if test is not None else 0
+    _check_elements_fitted(elements, data, fit, allow_missing_elements, log)
+    return Split(data, fit, val, test, info, bool(test_paths), list(elements))
 
-    # ---- descriptor
-    resume_state = None
-    if resume:
-        if not os.path.exists(ckpt):
-            raise TrainingError(f"{ckpt}: no checkpoint to resume from")
-        resume_state = load_checkpoint(ckpt, n_el)
-        meta = resume_state[0]
-        if [f["sha256"] for f in meta["train_files"]] != [f["sha256"] for f in data.files]:
-            raise TrainingError(f"{ckpt}: checkpoint was made with different training data")
-        if meta["elements"] != elements:
-            raise TrainingError(f"{ckpt}: checkpoint elements {meta['elements']} differ from {elements}")
-        same = {k: v for k, v in meta["config"].items() if k != "training"}
-        now = {k: v for k, v in cfg.items() if k != "training"}
-        if meta["config"]["descriptor"] is None and now["descriptor"] is None:
-            pass
-        if json.dumps(same, sort_keys=True) != json.dumps(now, sort_keys=True) or any(
-                meta["config"]["training"][k] != tcfg[k] for k in
-                ("seed", "batch_size", "validation_fraction", "test_fraction", "dtype")):
-            raise TrainingError(f"{ckpt}: checkpoint was made with a different configuration")
-        descriptor = meta["descriptor"]
-    elif cfg["descriptor"] is not None:
-        descriptor = cfg["descriptor"]
+
+def _check_elements_fitted(elements, data, fit, allow, log):
+    """An element without atoms in the fitting split would get an untrained network."""
+    present = {s for f in fit.frames for s in f.atoms.get_chemical_symbols()}
+    missing = [e for e in elements if e not in present]
+    if not missing:
+        return
+    where = []
+    for e in missing:
+        hit = next((f.where for f in data.frames if e in f.atoms.get_chemical_symbols()), None)
+        where.append(f"{e} (first in {hit}, which is not in the fitting split)" if hit
+                     else f"{e} (in no training frame)")
+    msg = (f"element(s) {', '.join(missing)} have no atoms in the fitting split: "
+           + "; ".join(where))
+    if not allow:
+        raise DataError(msg + ". Their networks would stay untrained: add such structures, change "
+                        "training.seed or the split fractions, or pass --allow-missing-elements")
+    log(f"warning: {msg}; their networks stay untrained (--allow-missing-elements)")
+
+
+def read_resume_state(ckpt, cfg, split, comm):
+    """The checkpoint to continue from, checked against this run's data and config."""
+    tcfg = cfg["training"]
+    elements = split.elements
+    if comm.rank == 0:
+        try:
+            if not os.path.exists(ckpt):
+                raise TrainingError(f"{ckpt}: no checkpoint to resume from")
+            state = load_checkpoint(ckpt, len(elements))
+        except TrainingError as exc:
+            state = exc
     else:
-        nn = nearest_neighbor_distances(fit.frames)
-        if not nn:
-            raise DataError("training data: no atom has a neighbour within 8 A; cannot derive a preset")
-        descriptor = make_preset(cfg["preset"], max(nn.values()))
-    n_feat = n_features(descriptor, n_el)
+        state = None
+    state = comm.bcast(state)
+    if isinstance(state, TrainingError):
+        raise state
+    meta = state[0]
+    if [f["sha256"] for f in meta["train_files"]] != [f["sha256"] for f in split.data.files]:
+        raise TrainingError(f"{ckpt}: checkpoint was made with different training data")
+    if meta["elements"] != elements:
+        raise TrainingError(f"{ckpt}: checkpoint elements {meta['elements']} differ from {elements}")
+    same = {k: v for k, v in meta["config"].items() if k != "training"}
+    now = {k: v for k, v in cfg.items() if k != "training"}
+    if json.dumps(same, sort_keys=True) != json.dumps(now, sort_keys=True) or any(
+            meta["config"]["training"][k] != tcfg[k] for k in
+            ("seed", "batch_size", "validation_fraction", "test_fraction", "dtype")):
+        raise TrainingError(f"{ckpt}: checkpoint was made with a different configuration")
+    return state
 
-    t0 = time.time()
-    fit_desc = compute_descriptors_for(fit.frames, descriptor, elements, progress=progress,
-                                       label="descriptors (train)")
-    val_desc = compute_descriptors_for(val.frames, descriptor, elements, progress=progress,
-                                       label="descriptors (validation)") if val else []
-    t_desc = time.time() - t0
-    pool_desc = fit_desc + val_desc
-    stats = feature_stats(pool_desc, n_el, n_feat)
+
+def choose_descriptor(cfg, split, resume_state):
+    """Stage 2: the checkpoint's descriptor, the configured one, or the preset
+    scaled to the fitting split's nearest-neighbour distance."""
+    if resume_state is not None:
+        return resume_state[0]["descriptor"]
+    if cfg["descriptor"] is not None:
+        return cfg["descriptor"]
+    nn = nearest_neighbor_distances(split.fit.frames)
+    if not nn:
+        raise DataError("training data: no atom has a neighbour within 8 A; cannot derive a preset")
+    return make_preset(cfg["preset"], max(nn.values()))
+
+
+@dataclass
+class TrainingArrays:
+    elements: list
+    descriptor: dict
+    n_feat: int
+    stats: list
+    e0: np.ndarray
+    scale: float
+    use_stress: bool
+    weights: tuple
+    fit_set: object             # batches.BatchSet
+    val_set: object             # batches.BatchSet or None
+    estimate: object            # batches.MemoryEstimate
+    descriptor_seconds: float
+
+    def close(self):
+        for s in (self.fit_set, self.val_set):
+            if s is not None and s.store is not None:
+                s.store.close()
+
+
+def _local_groups(groups, frames, comm):
+    """This rank's structures of every batch (balanced by atoms within each batch)."""
+    out = []
+    for g in groups:
+        parts = parallel.share(len(g), [frames[i].n_atoms for i in g], comm.size)
+        out.append([g[j] for j in parts[comm.rank]])
+    return out
+
+
+def _stress_atoms(frames, idx, use_stress):
+    return sum(frames[i].n_atoms for i in idx if use_stress and frames[i].stress is not None)
+
+
+def build_training_arrays(cfg, split, descriptor, output, comm, store="auto", progress=False, log=print):
+    """Stage 3: batches of the fitting and validation splits, their Jacobians
+    in memory or in a cache file, feature statistics, reference energies.
+
+    Refuses, before the expensive part, a run whose estimated memory exceeds
+    what this process has."""
+    tcfg = cfg["training"]
+    seed = tcfg["seed"]
+    elements = split.elements
+    n_el = len(elements)
+    n_feat = n_features(descriptor, n_el)
+    fit, val = split.fit, split.val
+    lcfg = cfg["loss"]
+    use_stress = lcfg["stress_weight"] > 0
+    weights = (lcfg["energy_weight"], lcfg["force_weight"], lcfg["stress_weight"])
+    dtype = np.float64 if tcfg["dtype"] == "float64" else np.float32
+
+    groups = batching.partition([f.n_atoms for f in fit.frames], tcfg["batch_size"], seed + 2)
+    fit_set = batching.BatchSet(groups, _local_groups(groups, fit.frames, comm))
+    val_set = None
+    if val is not None:
+        # validation in batches of the same size (memory), order irrelevant
+        vsize = max(len(g) for g in groups)
+        vgroups = [list(range(k, min(k + vsize, len(val)))) for k in range(0, len(val), vsize)]
+        val_set = batching.BatchSet(vgroups, _local_groups(vgroups, val.frames, comm))
+
+    # ---- memory estimate, from the descriptors of a few of this rank's structures
+    sets = [(fit_set, fit.frames)] + ([(val_set, val.frames)] if val_set else [])
+    local_idx = [(frames, i) for s, frames in sets for g in s.local for i in g]
+    sample = local_idx[:: max(1, len(local_idx) // 6)][:6]
+    sample_descs = compute_descriptors_for([fr[i] for fr, i in sample], descriptor, elements)
+    local_atoms = sum(fr[i].n_atoms for fr, i in local_idx)
+    local_stress = sum(_stress_atoms(fr, [i], use_stress) for fr, i in local_idx)
+    biggest = max(((sum(fr[i].n_atoms for i in g), _stress_atoms(fr, g, use_stress))
+                   for s, fr in sets for g in s.local), default=(0, 0))
+    total_atoms = split.data.n_atoms
+    est = batching.estimate_memory(sample_descs, n_feat, local_atoms, local_stress, biggest[0], biggest[1],
+                                   total_atoms, np.dtype(dtype).itemsize)
+    room, where = memory.available_to_process(comm.local_size)
+    if store == "auto":
+        fits = room is None or est.store_bytes <= room // 2
+        store = "memory" if est.store_bytes <= batching.IN_MEMORY_BYTES and fits else "disk"
+    est.store_kind = store
+    need = est.peak_growth
+    refuse = room is not None and need > room
+    refuse = comm.allreduce_max(int(refuse))
+    if refuse:
+        big = max(biggest[0], 1)
+        raise TrainingError(
+            f"estimated memory {memory.gib(need)} per process exceeds the {memory.gib(max(room, 0))} "
+            f"available ({where}): {est.pairs_per_atom:.0f} atom pairs per atom x {n_feat} features; "
+            f"Jacobians {memory.gib(est.store_bytes)} ({store}), largest batch {big} atoms needs "
+            f"{memory.gib(est.step_bytes)} per step. Use a smaller training.batch_size, fewer features "
+            "or a shorter cutoff, or more MPI ranks (on more nodes)")
+    log(f"training arrays: {fit_set.groups and len(fit_set.groups)} batch(es), "
+        f"{est.pairs_per_atom:.0f} pairs/atom x {n_feat} features, Jacobians "
+        f"{memory.gib(est.store_bytes)} kept {'in memory' if store == 'memory' else 'in a cache file'}, "
+        f"estimated peak {memory.gib(need)} above the start")
+
+    # ---- reference energies and energy scale (every rank has every frame)
     e0 = fit_e0(fit.frames, elements)
     resid = np.array([(f.energy - c) / f.n_atoms for f, c in
                       zip(fit.frames, composition_matrix(fit.frames, elements) @ e0)])
     force_rms = math.sqrt(np.mean(np.concatenate([f.forces.ravel() for f in fit.frames]) ** 2))
     scale = float(max(resid.std(), 0.1 * force_rms, 1e-3))
 
-    lcfg = cfg["loss"]
-    use_stress = lcfg["stress_weight"] > 0
-    weights = (lcfg["energy_weight"], lcfg["force_weight"], lcfg["stress_weight"])
+    # ---- descriptors batch by batch; Jacobians to the store, raw features kept
+    t0 = time.time()
+    to_tensor = tensor_converter(tcfg["dtype"])
+    for s, _ in sets:
+        s.store = batching.MemoryStore() if store == "memory" else batching.DiskStore(output, comm.rank)
+    raw = {}           # (split name, structure index) -> (features, species), this rank's
+    small = {}
+    it = [(name, s, frames, k) for name, (s, frames) in zip(("fit", "val"), sets) for k in range(len(s))]
+    if progress and comm.rank == 0:
+        from tqdm import tqdm
 
-    # ---- batches (fixed partition; order shuffled per epoch from (seed, epoch))
-    bs = tcfg["batch_size"]
-    if bs <= 0 or bs >= len(fit):
-        groups = [list(range(len(fit)))]
-    else:
-        perm = np.random.default_rng(seed + 2).permutation(len(fit))
-        groups = [sorted(perm[k:k + bs].tolist()) for k in range(0, len(fit), bs)]
-    params0 = init_params(n_el, n_feat, cfg["network"]["hidden"], seed)
-    model = Model(params0, n_el, scale, weights, dtype=tcfg["dtype"])
-    train_batches = [model.to_tensors(make_batch([fit.frames[i] for i in g], [fit_desc[i] for i in g],
-                                                 elements, stats, e0, use_stress)) for g in groups]
-    val_batch = model.to_tensors(make_batch(val.frames, val_desc, elements, stats, e0, use_stress)) if val else None
+        it = tqdm(it, desc="descriptors", unit="batch", leave=False)
+    for name, s, frames, k in it:
+        idx = s.local[k]
+        fr = [frames[i] for i in idx]
+        descs = compute_descriptors_for(fr, descriptor, elements)
+        arrays, heavy, features = batching.make_raw_batch(fr, descs, elements, e0, use_stress, dtype,
+                                                          n_feat=n_feat)
+        for i, d in zip(idx, descs):
+            raw[(name, i)] = (d["features"], d["species"])
+        del descs
+        arrays["norm"] = batching.global_norms([frames[i] for i in s.groups[k]], use_stress)
+        small[(name, k)] = (arrays, features)
+        s.store.put(k, heavy, to_tensor)
+        del heavy
+    t_desc = time.time() - t0
 
-    # ---- state
+    # ---- feature statistics over fit + validation, in the single-process order
+    mine = [(name, i, raw[(name, i)]) for (name, i) in raw]
+    everything = {}
+    for part in comm.allgather(mine):
+        for name, i, fs in part:
+            everything[(name, i)] = fs
+    order = [("fit", i) for i in range(len(fit))] + ([("val", i) for i in range(len(val))] if val else [])
+    stats = feature_stats([{"features": everything[key][0], "species": everything[key][1]} for key in order],
+                          n_el, n_feat)
+    del everything, mine, raw
+    for s, name in ((fit_set, "fit"), (val_set, "val")):
+        if s is None:
+            continue
+        for k in range(len(s)):
+            arrays, features = small.pop((name, k))
+            arrays["x"] = batching.normalised_inputs(features, arrays["species"], stats)
+            s.small.append({key: to_tensor(a) for key, a in arrays.items() if key != "species"})
+    return TrainingArrays(elements, descriptor, n_feat, stats, e0, scale, use_stress, weights,
+                          fit_set, val_set, est, t_desc)
+
+
+def tensor_converter(dtype_name):
+    """numpy -> TF constant, floats in the training dtype."""
+    import tensorflow as tf
+
+    np_dtype = np.float64 if dtype_name == "float64" else np.float32
+
+    def to_tensor(a):
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            return tf.constant(a.astype(np_dtype, copy=False))
+        return tf.constant(a)
+
+    return to_tensor
+
+
+@dataclass
+class FitResult:
+    params: list
+    best_params: list
+    history: list
+    epoch: int
+    best_epoch: int
+    best_loss: float
+    stop_reason: str
+    epochs_per_second: float
+
+
+def _nonfinite_structures(model, arrays, split, comm, to_tensor):
+    """`file, frame` of the structures whose errors are not finite in the
+    training dtype (this is where a non-finite loss comes from)."""
+    bad = []
+    for s, frames in ((arrays.fit_set, split.fit.frames), (arrays.val_set, split.val.frames if split.val else None)):
+        if s is None:
+            continue
+        for k in range(len(s)):
+            b = s.batch(k, to_tensor)
+            energy, forces, stress = model.predict(b)
+            dt = energy.dtype
+            struct = b["struct"].numpy()
+            with np.errstate(all="ignore"):
+                de = ((energy - b["energy"].numpy().astype(dt)) / b["n_atoms_struct"].numpy().astype(dt)) ** 2
+                df = np.sum((forces - b["forces"].numpy().astype(dt)) ** 2, axis=1)
+                ds = np.sum((stress - b["s_ref"].numpy().astype(dt)) ** 2, axis=1)
+            flag = ~np.isfinite(de)
+            flag |= np.bincount(struct, weights=~np.isfinite(df), minlength=len(flag)) > 0
+            stressed = [j for j, i in enumerate(s.local[k]) if frames[i].stress is not None] if arrays.use_stress else []
+            for j, ok in zip(stressed, np.isfinite(ds)):
+                flag[j] |= not ok
+            bad += [frames[s.local[k][j]].where for j in np.nonzero(flag)[0]]
+    return [w for part in comm.allgather(bad) for w in part]
+
+
+def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress, log):
+    """Stage 4: epochs of Adam steps over the batches (order shuffled per epoch
+    from (seed, epoch)), validation loss, best weights, checkpoints; stops at
+    the epoch limit, early stopping, the time limit or SIGINT/SIGTERM."""
+    tcfg = cfg["training"]
+    seed = tcfg["seed"]
+    weights = arrays.weights
+    to_tensor = tensor_converter(tcfg["dtype"])
+    fit_set, val_set = arrays.fit_set, arrays.val_set
+    n_batches = len(fit_set)
+
     history = []
     epoch = 0
     best_loss = float("inf")
     best_epoch = -1
     best_params = model.get_params()
+    timed = {"epochs": 0, "seconds": 0.0}
+    previous_stop = None
     if resume_state is not None:
         meta, params, best_params, opt_state, history = resume_state
         model.set_params(params)
@@ -594,26 +830,32 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
         epoch = meta["epoch"]
         best_loss = meta["best_loss"] if meta["best_loss"] is not None else float("inf")
         best_epoch = meta["best_epoch"]
+        timed = dict(meta.get("timed", timed))
+        previous_stop = meta.get("stop_reason")
         log(f"resuming from {ckpt} at epoch {epoch} (best validation loss {best_loss:.6g} at epoch {best_epoch})")
 
-    def meta_now():
-        return {"version": CHECKPOINT_VERSION, "epoch": epoch, "best_epoch": best_epoch,
+    def meta_now(stop=None):
+        return {**meta_base, "version": CHECKPOINT_VERSION, "epoch": epoch, "best_epoch": best_epoch,
                 "best_loss": best_loss if math.isfinite(best_loss) else None,
-                "n_arrays": len(params0[0]) * n_el, "elements": elements, "descriptor": descriptor,
-                "config": cfg, "train_files": data.files, "seed": seed}
+                "timed": timed, "stop_reason": stop, "n_ranks": comm.size}
+
+    def checkpoint(stop=None):
+        if comm.rank == 0:
+            save_checkpoint(ckpt, meta_now(stop), model.get_params(), best_params, model.get_state(), history)
 
     max_epochs = tcfg["epochs"]
     patience = tcfg["patience"]
     max_seconds = tcfg["max_time_minutes"] * 60.0 if tcfg["max_time_minutes"] > 0 else float("inf")
     stop_reason = "epochs"
     if epoch >= max_epochs:
-        stop_reason = "epochs (already reached)"
+        # nothing to do: keep what stopped the run that wrote the checkpoint
+        stop_reason = previous_stop or "epochs"
     if best_epoch >= 0 and patience > 0 and epoch - best_epoch >= patience:
-        stop_reason = "early stopping (already reached)"
+        stop_reason = previous_stop or "early stopping"
         max_epochs = epoch
 
     bar = None
-    if progress:
+    if progress and comm.rank == 0:
         from tqdm import tqdm
 
         bar = tqdm(total=max_epochs, initial=min(epoch, max_epochs), desc="training", unit="epoch",
@@ -621,34 +863,41 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
     t_start = time.time()
     last_ckpt = time.time()
     epochs_this_run = 0
-    t_train = 0.0
     try:
         with _Interrupt() as intr:
             while epoch < max_epochs:
                 te = time.time()
-                lr = _lr(tcfg, epoch)
-                order = (np.random.default_rng([seed, epoch]).permutation(len(train_batches))
-                         if len(train_batches) > 1 else [0])
+                order = (np.random.default_rng([seed, epoch]).permutation(n_batches)
+                         if n_batches > 1 else [0])
                 sums = np.zeros(6)
-                for k in order:
-                    _, s = model.train_step(train_batches[k], lr)
-                    sums += s
+                for step, k in enumerate(order):
+                    lr = learning_rate(tcfg, epoch, step, n_batches)
+                    sums += model.train_step(fit_set.batch(k, to_tensor), lr, comm)
                 # errors reached during the epoch (weights changing), cheap and honest enough
                 tr = sums_to_rmse(sums)
-                if val_batch is not None:
-                    vloss, vs = model.evaluate(val_batch)
+                if val_set is not None:
+                    vs = np.zeros(6)
+                    for k in range(len(val_set)):
+                        vs += model.evaluate(val_set.batch(k, to_tensor))
+                    vs = comm.allreduce_sum(vs)
+                    vloss = loss_from_sums(vs, weights)
                     va = sums_to_rmse(vs)
                 else:
-                    vloss = (weights[0] * sums[0] / max(sums[1], 1) + weights[1] * sums[2] / max(sums[3], 1)
-                             + weights[2] * sums[4] / max(sums[5], 1))
+                    vloss = loss_from_sums(sums, weights)
                     va = {}
                 epoch += 1
                 epochs_this_run += 1
                 if epochs_this_run > 1:  # the first epoch includes tracing the graph
-                    t_train += time.time() - te
-                if not math.isfinite(vloss):
-                    raise TrainingError(f"training diverged at epoch {epoch} (non-finite loss); "
-                                        "lower training.learning_rate")
+                    timed["epochs"] += 1
+                    timed["seconds"] += time.time() - te
+                if not (math.isfinite(vloss) and np.all(np.isfinite(sums))):
+                    bad = _nonfinite_structures(model, arrays, split, comm, to_tensor)
+                    shown = "; ".join(bad[:10]) + (f"; ... ({len(bad)} in all)" if len(bad) > 10 else "")
+                    raise TrainingError(
+                        f"training diverged at epoch {epoch} (non-finite loss)"
+                        + (f"; non-finite errors on: {shown}" if bad else "")
+                        + (". Check those structures' labels" if 0 < len(bad) < len(split.fit) else "")
+                        + "; or lower training.learning_rate")
                 if vloss < best_loss:
                     best_loss, best_epoch = float(vloss), epoch
                     best_params = model.get_params()
@@ -664,17 +913,19 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
                                      "vF": f"{va['force_rmse_eV_A']:.3f}"})
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
+                # the ranks must agree on stopping: time and signals are per rank
+                flags = np.array([float(intr.flag), float(time.time() - t_start > max_seconds),
+                                  float(time.time() - last_ckpt > 60)])
+                flags = comm.allreduce_sum(flags) if comm.size > 1 else flags
                 stop = None
                 if patience > 0 and epoch - best_epoch >= patience:
                     stop = "early stopping"
-                elif time.time() - t_start > max_seconds:
+                elif flags[1]:
                     stop = "time limit"
-                elif intr.flag:
+                elif flags[0]:
                     stop = "interrupted"
-                if (stop or epoch % tcfg["checkpoint_every"] == 0 or time.time() - last_ckpt > 60
-                        or epoch == max_epochs):
-                    save_checkpoint(ckpt, meta_now(), model.get_params(), best_params,
-                                    model.get_state(), history)
+                if stop or epoch % tcfg["checkpoint_every"] == 0 or flags[2] or epoch == max_epochs:
+                    checkpoint(stop or ("epochs" if epoch == max_epochs else None))
                     last_ckpt = time.time()
                 if stop:
                     stop_reason = stop
@@ -685,44 +936,169 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
     if stop_reason == "interrupted":
         raise TrainingInterrupted(f"interrupted after epoch {epoch}; checkpoint {ckpt} saved: "
                                   "run the same command with --resume to continue")
-    eps = (epochs_this_run - 1) / t_train if t_train > 0 else 0.0
+    eps = timed["epochs"] / timed["seconds"] if timed["seconds"] > 0 else 0.0
+    return FitResult(model.get_params(), best_params, history, epoch, best_epoch, best_loss, stop_reason, eps)
 
-    # ---- export with the best weights
-    pot = export_potential(elements, descriptor, stats, e0, best_params, scale,
-                           activation=cfg["network"]["activation"])
-    metrics = {"train": evaluation.evaluate_frames(pot, fit.frames, descs=fit_desc)}
-    if val is not None:
-        metrics["validation"] = evaluation.evaluate_frames(pot, val.frames, descs=val_desc)
-    test_pred = None
-    if test is not None:
-        test_pred = evaluation.predict(pot, test.frames)
-        metrics["test"] = evaluation.metrics_from(test.frames, test_pred)
-    fit_pred = evaluation.predict(pot, fit.frames, descs=fit_desc) if plots else None
+
+def _predict_shared(pot, frames, comm):
+    """Predictions of the exported potential on `frames`, each rank a share, gathered."""
+    from tinynet import evaluation
+
+    if frames is None:
+        return None
+    mine = parallel.share(len(frames), [f.n_atoms for f in frames], comm.size)[comm.rank]
+    preds = evaluation.predict(pot, [frames[i] for i in mine])
+    out = [None] * len(frames)
+    for part in comm.allgather(list(zip(mine, preds))):
+        for i, p in part:
+            out[i] = p
+    return out
+
+
+def _check_finite_predictions(preds, frames, what):
+    bad = [f.where for f, p in zip(frames, preds)
+           if not (np.isfinite(p["energy"]) and np.all(np.isfinite(p["forces"]))
+                   and (p["stress"] is None or np.all(np.isfinite(p["stress"]))))]
+    if bad:
+        raise TrainingError(f"the fitted potential gives non-finite results on {what} structure(s) "
+                            f"{'; '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}")
+
+
+def export(arrays, fitted, split, cfg, comm):
+    """Stage 5: the potential with the best weights, and its errors on every
+    split (NumPy evaluation of the exported file, independent of TensorFlow)."""
+    from tinynet import evaluation
+
+    pot = export_potential(arrays.elements, arrays.descriptor, arrays.stats, arrays.e0, fitted.best_params,
+                           arrays.scale, activation=cfg["network"]["activation"])
+    preds = {}
+    metrics = {}
+    for name, ds in (("train", split.fit), ("validation", split.val), ("test", split.test)):
+        if ds is None:
+            continue
+        preds[name] = _predict_shared(pot, ds.frames, comm)
+        _check_finite_predictions(preds[name], ds.frames, name)
+        metrics[name] = evaluation.metrics_from(ds.frames, preds[name])
+    return pot, metrics, preds
+
+
+def write_outputs(output, pot, metrics, preds, split, history, plots):
+    """Stage 6 (rank 0): potential, metrics JSON and plots, each written atomically."""
+    from tinynet import evaluation
+    from tinynet.potential_file import write_potential
+
+    write_potential(output, pot)
+    # write_potential's temporary file comes from mkstemp (mode 0600): give the
+    # potential the mode a plain open() would, so that group members can read it
+    os.chmod(output, 0o666 & ~atomic.umask())
+    files = {"potential": output}
+    stem = os.path.splitext(output)[0]
+    files["metrics"] = stem + ".metrics.json"
+    atomic.write_text(files["metrics"], json.dumps(
+        {"potential": os.path.basename(output), "errors": metrics,
+         "training": pot["provenance"]["training"], "split": split.info}, indent=1, allow_nan=False))
+    if plots:
+        files.update(evaluation.write_plots(stem, split.fit.frames, preds["train"],
+                                            split.test.frames if split.test else None,
+                                            preds.get("test"), history))
+    return files
+
+
+def _stale_temporaries(output):
+    """Names (for atomic.remove_stale) of what a killed run may have left."""
+    base = os.path.basename(output)
+    stem = os.path.splitext(base)[0]
+    names = [base, base + ".ckpt.npz", stem + ".metrics.json",
+             stem + ".parity_energy.png", stem + ".parity_forces.png", stem + ".learning_curves.png"]
+    # the Jacobian caches and the checkpoint temporary of older versions; the
+    # potential writer's own temporaries (".tmp-*<ext>") only when old
+    ext = os.path.splitext(base)[1] or ".tinynet"
+    return names, [f".tmp-{glob.escape(base)}.jacobians-r*", glob.escape(base) + ".ckpt.npz.tmp.npz"], [f".tmp-*{ext}"]
+
+
+def train(train_paths, output, test_paths=None, config=None, preset=None, epochs=None,
+          max_time=None, resume=False, seed=None, progress=True, log=print, command=None,
+          plots=True, allow_missing_elements=False, store="auto"):
+    """Fit a potential and write it (plus metrics JSON and PNG plots) next to ``output``.
+
+    ``config``: a validated config dict (see :func:`tinynet.presets.validate_config`)
+    or None for defaults; ``preset``, ``epochs``, ``max_time`` (minutes) and
+    ``seed`` override it.  ``resume`` continues from ``output``'s checkpoint.
+    ``allow_missing_elements``: train although an element has no atoms in the
+    fitting split.  ``store``: where the Jacobians live, "auto", "memory" or "disk".
+    Under ``mpirun`` every rank calls this; rank 0 writes the files.
+    """
+    comm = parallel.world()
+    if comm.size > 1:
+        _share_cores(comm)
+        if comm.rank != 0:
+            log = (lambda *a, **k: None)
+    cfg = settings(config, preset, epochs, max_time, seed)
+    tcfg = cfg["training"]
+    output = str(output)
+    ckpt = checkpoint_path(output)
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if comm.rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
+        names, patterns, old = _stale_temporaries(output)
+        for p in atomic.remove_stale(out_dir, names, patterns, old):
+            log(f"removed {p}, left by an interrupted earlier run")
+    comm.barrier()
+
+    split = load_and_split(cfg, train_paths, test_paths, allow_missing_elements, log)
+    resume_state = read_resume_state(ckpt, cfg, split, comm) if resume else None
+    descriptor = choose_descriptor(cfg, split, resume_state)
+    arrays = build_training_arrays(cfg, split, descriptor, output, comm, store=store,
+                                   progress=progress, log=log)
+    try:
+        elements = arrays.elements
+        params0 = init_params(len(elements), arrays.n_feat, cfg["network"]["hidden"], tcfg["seed"])
+        model = Model(params0, len(elements), arrays.scale, arrays.weights, dtype=tcfg["dtype"],
+                      inv_std=[1.0 / s["std"] for s in arrays.stats])
+        meta_base = {"n_arrays": len(params0[0]) * len(elements), "elements": elements,
+                     "descriptor": descriptor, "config": cfg, "train_files": split.data.files,
+                     "seed": tcfg["seed"]}
+        fitted = fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress, log)
+    finally:
+        arrays.close()
+
+    pot, metrics, preds = export(arrays, fitted, split, cfg, comm)
+    peak = comm.allreduce_max(memory.peak_rss())
     pot["provenance"] = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "package": "tinynet", "version": package_version(),
         "command": command,
-        "train_files": data.files,
-        "test_files": test.files if test_paths else None,
-        "split": split,
+        "train_files": split.data.files,
+        "test_files": split.test.files if split.test_from_files else None,
+        "split": split.info,
         "preset": cfg["preset"] if cfg["descriptor"] is None else None,
         "config": cfg,
         "errors": metrics,
-        "training": {"epochs": epoch, "best_epoch": best_epoch, "stop_reason": stop_reason,
-                     "best_validation_loss": best_loss if math.isfinite(best_loss) else None,
-                     "epochs_per_second": eps, "descriptor_seconds": t_desc,
-                     "energy_scale_eV": scale, "dtype": tcfg["dtype"]},
+        "training": {"epochs": fitted.epoch, "best_epoch": fitted.best_epoch, "stop_reason": fitted.stop_reason,
+                     "best_validation_loss": fitted.best_loss if math.isfinite(fitted.best_loss) else None,
+                     "epochs_per_second": fitted.epochs_per_second, "descriptor_seconds": arrays.descriptor_seconds,
+                     "energy_scale_eV": arrays.scale, "dtype": tcfg["dtype"], "mpi_ranks": comm.size,
+                     "batches_per_epoch": len(arrays.fit_set), "jacobian_store": arrays.estimate.store_kind,
+                     "peak_memory_MB": round(peak / 2**20, 1)},
     }
-    from tinynet.potential_file import write_potential
+    files = {}
+    if comm.rank == 0:
+        files = write_outputs(output, pot, metrics, preds, split, fitted.history, plots)
+    comm.barrier()
+    return TrainResult(output, pot, metrics, fitted.history, fitted.epoch, fitted.best_epoch,
+                       fitted.stop_reason, files, fitted.epochs_per_second, peak, comm.size)
 
-    write_potential(output, pot)
-    files = {"potential": output}
-    stem = os.path.splitext(output)[0]
-    files["metrics"] = stem + ".metrics.json"
-    with open(files["metrics"], "w") as fh:
-        json.dump({"potential": os.path.basename(output), "errors": metrics,
-                   "training": pot["provenance"]["training"], "split": split}, fh, indent=1)
-    if plots:
-        files.update(evaluation.write_plots(stem, fit.frames, fit_pred, test.frames if test else None,
-                                            test_pred, history))
-    return TrainResult(output, pot, metrics, history, epoch, best_epoch, stop_reason, files, eps)
+
+def _share_cores(comm):
+    """TensorFlow threads: the node's cores divided among its ranks (before TF starts)."""
+    import tensorflow as tf
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // comm.local_size))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:   # already initialised (e.g. a second train() in one process)
+        pass
