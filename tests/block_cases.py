@@ -9,5 +9,6 @@ each entry. Parameters are chosen for a Si/Ge diamond-like cell (bonds
 BLOCK_CASES = {
     "moments_s": {"type": "moments", "n_max": 5, "bond_cutoff": 3.0, "r0": 0.5, "decay_lengths": [1.0, 2.0]},
     "radial": {"type": "radial", "cutoff": 4.5, "centers": [2.0, 2.5, 3.0, 3.5, 4.0], "alpha": 0.8},
+    "eann": {"type": "eann", "cutoff": 4.5, "centers": [2.0, 2.5, 3.0, 3.5, 4.0], "alpha": 0.8, "l_max": 3},
     "bessel": {"type": "bessel", "cutoff": 4.5, "n_max": 4, "l_max": 4},
 }
