@@ -10,6 +10,8 @@
 
 #include "pair_tinynet.h"
 
+#include "lammps_graph.h"
+
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
@@ -155,17 +157,10 @@ void PairTinyNet::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
 
-  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
-  const int *type = atom->type;
-  node_species.resize(nall > 0 ? nall : 1);
-  for (int i = 0; i < nall; ++i) node_species[i] = element_of_type[type[i]];
+  const int nall = atom->nlocal + atom->nghost;
   // The graph borrows LAMMPS's lists (locals and ghosts); no copy.
-  graph.reset(nall, nall > 0 ? &atom->x[0][0] : nullptr, node_species.data(), NEIGHMASK);
-  const int nlists = list->inum + list->gnum;
-  for (int ii = 0; ii < nlists; ++ii) {
-    const int i = list->ilist[ii];
-    graph.set_list(i, list->firstneigh[i], list->numneigh[i]);
-  }
+  tinynet_lammps::set_node_species(atom, element_of_type, node_species);
+  tinynet_lammps::graph_from_list(graph, atom, list, node_species);
 
   tinynet::EvalOutput out;
   out.force = nall > 0 ? &atom->f[0][0] : nullptr;

@@ -1,5 +1,6 @@
-// Registers pair_style tinynet with LAMMPS when the plugin is loaded
+// Registers pair_style tinynet and compute tinynet/ldos with LAMMPS when the plugin is loaded
 // (`plugin load`, or automatically from LAMMPS_PLUGIN_PATH).
+#include "compute_tinynet_ldos.h"
 #include "lammpsplugin_abi.h"
 #include "pair_tinynet.h"
 
@@ -10,6 +11,11 @@ using namespace LAMMPS_NS;
 static Pair *create_pair_tinynet(LAMMPS *lmp)
 {
   return new PairTinyNet(lmp);
+}
+
+static Compute *create_compute_tinynet_ldos(LAMMPS *lmp, int narg, char **arg)
+{
+  return new ComputeTinyNetLdos(lmp, narg, arg);
 }
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
@@ -25,5 +31,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.author = "tinynet developers";
   plugin.creator.v1 = (lammpsplugin_factory1 *) &create_pair_tinynet;
   plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.style = "compute";
+  plugin.name = "tinynet/ldos";
+  plugin.info = "per-atom LDOS from a tinynet LDOS model";
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &create_compute_tinynet_ldos;
   (*register_plugin)(&plugin, lmp);
 }

@@ -2,6 +2,7 @@
 // descriptor math (no second copy in TensorFlow). tinynet/descriptors.py builds
 // the neighbour graph (atoms + periodic images) with ASE and calls these.
 #include "tinynet/potential.h"
+#include "tinynet/ldos_model.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -186,4 +187,29 @@ PYBIND11_MODULE(_core, m)
       .def_property_readonly("n_features",
                              [](const Potential &p) { return p.descriptor.n_features(); })
       .def("evaluate", &evaluate, py::arg("graph"), py::arg("n_atoms"));
+
+  // LDOS model ("tinynet-ldos" file): per-atom LDOS of atoms 0..n_atoms-1 of a graph.
+  py::class_<LdosModel>(m, "LdosModel")
+      .def(py::init([](const std::string &path) {
+             return translate_errors<LdosModel>([&] { return read_ldos_model(path); });
+           }),
+           py::arg("path"))
+      .def_readonly("elements", &LdosModel::elements)
+      .def_property_readonly("cutoff", [](const LdosModel &l) { return l.descriptor.cutoff(); })
+      .def_property_readonly("bond_cutoff", [](const LdosModel &l) { return l.descriptor.bond_cutoff(); })
+      .def_property_readonly("n_points", &LdosModel::n_points)
+      .def_property_readonly("energy_start", [](const LdosModel &l) { return l.grid.energy_start; })
+      .def_property_readonly("energy_step", [](const LdosModel &l) { return l.grid.energy_step; })
+      .def_property_readonly("broadening", [](const LdosModel &l) { return l.grid.broadening; })
+      .def(
+          "evaluate",
+          [](LdosModel &model, GraphInput &in, int n_atoms) {
+            if (n_atoms < 0 || n_atoms > in.graph.n_nodes) throw std::invalid_argument("n_atoms out of range");
+            std::vector<int> centers(n_atoms);
+            for (int i = 0; i < n_atoms; ++i) centers[i] = i;
+            RealArray ldos({n_atoms, model.n_points()});
+            model.compute(in.graph, centers.data(), n_atoms, ldos.mutable_data());
+            return ldos;
+          },
+          py::arg("graph"), py::arg("n_atoms"));
 }

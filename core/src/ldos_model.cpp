@@ -1,0 +1,187 @@
+// Reader and evaluator of tinynet LDOS model files ("format": "tinynet-ldos").
+// The descriptor section uses the same block readers as potential files.
+#include "tinynet/ldos_model.h"
+
+#include "block_registry.h"
+#include "json_field.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace tinynet {
+
+namespace {
+
+constexpr const char *FORMAT_NAME = "tinynet-ldos";
+constexpr int FORMAT_VERSION = 1;
+constexpr int MAX_POINTS = 100000;
+
+LdosGrid read_grid(const Field &g)
+{
+  g.only_keys({"energy_start", "energy_step", "n_points", "reference", "broadening", "units"});
+  LdosGrid grid;
+  grid.energy_start = g["energy_start"].number();
+  grid.energy_step = g["energy_step"].positive();
+  grid.n_points = (int) g["n_points"].integer_in(2, MAX_POINTS);
+  if (g["reference"].str() != "fermi_level") g["reference"].fail("expected 'fermi_level'");
+  grid.broadening = g["broadening"].positive();
+  grid.units = g["units"].str();
+  if (grid.units != "states/eV/atom") g["units"].fail("expected 'states/eV/atom'");
+  return grid;
+}
+
+void read_element(const Field &m, int n_features, int n_points, LdosElementModel &model)
+{
+  m.only_keys({"feature_mean", "feature_std", "layers"});
+  model.mean = m["feature_mean"].numbers(n_features);
+  m["feature_std"].numbers(n_features);
+  model.inv_std.resize(n_features);
+  for (int f = 0; f < n_features; ++f) model.inv_std[f] = 1.0 / m["feature_std"][f].positive();
+
+  const Field layers = m["layers"];
+  const size_t nl = layers.array_size();
+  if (nl == 0) layers.fail("must not be empty");
+  int n_in = n_features;
+  for (size_t l = 0; l < nl; ++l) {
+    const Field L = layers[l];
+    L.only_keys({"weights", "bias", "activation"});
+    DenseLayer layer;
+    layer.n_in = n_in;
+    layer.bias = L["bias"].numbers();
+    layer.n_out = (int) layer.bias.size();
+    if (layer.n_out == 0) L["bias"].fail("must not be empty");
+    const Field W = L["weights"];
+    if (W.array_size() != (size_t) n_in)
+      W.fail("expected " + std::to_string(n_in) + " rows, got " + std::to_string(W.array_size()));
+    for (int i = 0; i < n_in; ++i) {
+      const std::vector<double> row = W[i].numbers(layer.n_out);
+      layer.weights.insert(layer.weights.end(), row.begin(), row.end());
+    }
+    const std::string act = L["activation"].str();
+    if (act != "tanh" && act != "linear") L["activation"].fail("must be 'tanh' or 'linear'");
+    layer.tanh = act == "tanh";
+    n_in = layer.n_out;
+    model.layers.push_back(std::move(layer));
+  }
+  const Field last = layers[nl - 1];
+  if (model.layers.back().tanh) last["activation"].fail("the last layer must be linear");
+  if (n_in != n_points)
+    last["bias"].fail("the last layer must have one output per grid point (ldos.n_points = " +
+                      std::to_string(n_points) + "), got " + std::to_string(n_in));
+  model.finalize();
+}
+
+}    // namespace
+
+void LdosElementModel::finalize()
+{
+  size_t widest = mean.size();
+  for (const DenseLayer &L : layers) widest = std::max(widest, (size_t) L.n_out);
+  a_.resize(widest);
+  b_.resize(widest);
+}
+
+void LdosElementModel::evaluate(const double *G, double *ldos)
+{
+  const int nf = (int) mean.size(), nl = (int) layers.size();
+  double *x = a_.data(), *y = b_.data();
+  for (int f = 0; f < nf; ++f) x[f] = (G[f] - mean[f]) * inv_std[f];
+  for (int l = 0; l < nl; ++l) {
+    const DenseLayer &L = layers[l];
+    double *__restrict out = l == nl - 1 ? ldos : y;
+    for (int o = 0; o < L.n_out; ++o) out[o] = L.bias[o];
+    for (int i = 0; i < L.n_in; ++i) {
+      const double xi = x[i];
+      const double *__restrict wi = L.weights.data() + (size_t) i * L.n_out;
+      for (int o = 0; o < L.n_out; ++o) out[o] += xi * wi[o];
+    }
+    if (L.tanh)
+      for (int o = 0; o < L.n_out; ++o) out[o] = std::tanh(out[o]);
+    std::swap(x, y);
+  }
+}
+
+int LdosModel::element_index(const std::string &symbol) const
+{
+  auto it = std::find(elements.begin(), elements.end(), symbol);
+  return it == elements.end() ? -1 : (int) (it - elements.begin());
+}
+
+void LdosModel::compute(const NeighborGraph &graph, const int *centers, int n_centers, double *ldos)
+{
+  std::vector<double> G(descriptor.n_features());
+  descriptor.prepare(graph);
+  for (int c = 0; c < n_centers; ++c) {
+    double *out = ldos + (size_t) c * grid.n_points;
+    const int i = centers[c];
+    const int t = graph.species[i];
+    if (t < 0) {
+      std::fill(out, out + grid.n_points, 0.0);
+      continue;
+    }
+    descriptor.compute(graph, i, G.data());
+    models[t].evaluate(G.data(), out);
+  }
+}
+
+LdosModel read_ldos_model(const std::string &path)
+{
+  std::ifstream in(path);
+  if (!in) throw FileError(path, "", "cannot open LDOS model file");
+  std::stringstream text;
+  text << in.rdbuf();
+  json doc;
+  try {
+    doc = json::parse(mark_nonfinite(text.str()));
+  } catch (const std::exception &e) {
+    throw FileError(path, "", std::string("not valid JSON (truncated or corrupt?): ") + e.what());
+  }
+  const Field root(path, doc, "");
+  root.only_keys({"format", "version", "units", "elements", "descriptor", "ldos", "models", "provenance"});
+
+  LdosModel model;
+  model.path = path;
+  if (root["format"].str() != FORMAT_NAME)
+    root["format"].fail(std::string("expected '") + FORMAT_NAME + "'");
+  model.version = (int) root["version"].integer();
+  if (model.version != FORMAT_VERSION)
+    root["version"].fail("unsupported version " + std::to_string(model.version) +
+                         " (this build reads version " + std::to_string(FORMAT_VERSION) + ")");
+  model.units = root["units"].str();
+  if (model.units != "metal") root["units"].fail("only 'metal' units are supported");
+
+  const Field elements = root["elements"];
+  if (elements.array_size() == 0) elements.fail("must not be empty");
+  for (size_t e = 0; e < elements.array_size(); ++e) {
+    const std::string el = elements[e].str();
+    if (el.empty()) elements[e].fail("empty string");
+    if (model.element_index(el) >= 0) elements[e].fail("duplicate element '" + el + "'");
+    model.elements.push_back(el);
+  }
+  const int n_species = (int) model.elements.size();
+
+  const Field descriptor = root["descriptor"];
+  descriptor.only_keys({"blocks"});
+  const Field blocks = descriptor["blocks"];
+  if (blocks.array_size() == 0) blocks.fail("must not be empty");
+  model.descriptor = Descriptor(n_species);
+  for (size_t b = 0; b < blocks.array_size(); ++b)
+    model.descriptor.add_block(read_block(blocks[b], n_species));
+
+  model.grid = read_grid(root["ldos"]);
+
+  const Field models = root["models"];
+  models.only_keys(std::set<std::string>(model.elements.begin(), model.elements.end()));
+  model.models.resize(n_species);
+  for (int t = 0; t < n_species; ++t)
+    read_element(models[model.elements[t]], model.descriptor.n_features(), model.grid.n_points,
+                 model.models[t]);
+  if (root.has("provenance") && !doc["provenance"].is_object())
+    root["provenance"].fail("expected an object");
+  return model;
+}
+
+}    // namespace tinynet
