@@ -176,10 +176,11 @@ void BesselBlock::compute(Environment &env, double *features)
     radial_.evaluate(r, g, &dg_[k * nr]);
     harmonics_.evaluate(u, y, dy, dy + nlm, dy + 2 * nlm);
     double *c = &c_[(size_t) env.species[j] * nr * nlm];
+    const double *__restrict yk = y;
     for (int n = 0; n < nr; ++n) {
-      double *cn = c + n * nlm;
+      double *__restrict cn = c + n * nlm;
       const double gn = g[n];
-      for (int lm = 0; lm < nlm; ++lm) cn[lm] += gn * y[lm];
+      for (int lm = 0; lm < nlm; ++lm) cn[lm] += gn * yk[lm];
     }
   }
 
@@ -227,22 +228,23 @@ void BesselBlock::backprop(Environment &env, const double *dE_dG)
     const double *dc = &dc_[(size_t) s * nr * nlm];
     const double *g = &g_[k * nr], *dg = &dg_[k * nr];
     const double *y = &y_[k * nlm], *dy = &dy_[k * 3 * nlm];
-    std::fill(acc_a_.begin(), acc_a_.end(), 0.0);
-    std::fill(acc_b_.begin(), acc_b_.end(), 0.0);
+    double *__restrict a = acc_a_.data(), *__restrict b = acc_b_.data();
+    std::fill(a, a + nlm, 0.0);
+    std::fill(b, b + nlm, 0.0);
     for (int n = 0; n < nr; ++n) {
-      const double *dcn = dc + n * nlm;
+      const double *__restrict dcn = dc + n * nlm;
       const double gn = g[n], dgn = dg[n];
       for (int lm = 0; lm < nlm; ++lm) {
-        acc_a_[lm] += gn * dcn[lm];
-        acc_b_[lm] += dgn * dcn[lm];
+        a[lm] += gn * dcn[lm];
+        b[lm] += dgn * dcn[lm];
       }
     }
     double radial = 0.0, ax = 0.0, ay = 0.0, az = 0.0;
     for (int lm = 0; lm < nlm; ++lm) {
-      radial += acc_b_[lm] * y[lm];
-      ax += acc_a_[lm] * dy[lm];
-      ay += acc_a_[lm] * dy[nlm + lm];
-      az += acc_a_[lm] * dy[2 * nlm + lm];
+      radial += b[lm] * y[lm];
+      ax += a[lm] * dy[lm];
+      ay += a[lm] * dy[nlm + lm];
+      az += a[lm] * dy[2 * nlm + lm];
     }
     const double inv_r = 1.0 / env.dist[j];
     const double u[3] = {env.rel[3 * j] * inv_r, env.rel[3 * j + 1] * inv_r, env.rel[3 * j + 2] * inv_r};
