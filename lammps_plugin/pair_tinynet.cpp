@@ -148,9 +148,10 @@ double PairTinyNet::init_one(int i, int j)
   // Centres need neighbours out to the list cutoff only; the cycle block
   // reaches further nodes by walking bonds, so ghost atoms need their bonds,
   // and the ghost shell must cover the whole interaction range.
+  // The centres' own lists also hold the repulsion's pairs (list_cutoff()).
   cutghost[i][j] = cutghost[j][i] = potential->descriptor.bond_cutoff();
   comm->cutghostuser = std::max(comm->cutghostuser, potential->cutoff + neighbor->skin);
-  return potential->descriptor.list_cutoff();
+  return potential->list_cutoff();
 }
 
 void PairTinyNet::compute(int eflag, int vflag)
@@ -168,7 +169,17 @@ void PairTinyNet::compute(int eflag, int vflag)
   out.atom_virial = vflag_atom ? &vatom[0][0] : nullptr;
   out.want_virial = vflag_global && !vflag_fdotr;
   out.check_range = extrapolation != Extrapolation::IGNORE;
-  potential->compute(graph, list->ilist, list->inum, out);
+  try {
+    potential->compute(graph, list->ilist, list->inum, out);
+  } catch (const tinynet::EvaluationError &e) {
+    // Name atoms by their IDs (a ghost by the ID of the atom it images).
+    const tagint *tag = atom->tag;
+    const std::string what = e.describe([&](int node) { return "atom " + std::to_string(tag[node]); });
+    error->one(FLERR, "pair_style tinynet: {} (step {}, potential {})", what, update->ntimestep,
+               potential->path);
+  } catch (const std::exception &e) {
+    error->one(FLERR, "pair_style tinynet: {} (step {})", e.what(), update->ntimestep);
+  }
 
   if (eflag_global) eng_vdwl += out.energy;
   if (out.want_virial)

@@ -192,8 +192,30 @@ def test_null_type_is_ignored(sige_potential):
     assert si_only.get_potential_energy() == pytest.approx(lmp.get_thermo("pe"), rel=1e-12)
 
 
-def test_nve_energy_conservation(si_potential, tmp_path):
+@pytest.fixture(scope="module")
+def si_repulsive_potential(si_potential, tmp_path_factory):
+    """The conftest's gentle Si potential with the trainer's core repulsion:
+    without it, its random network lets two atoms fall onto each other
+    within 2000 steps at 300 K (the core then stops the run)."""
+    from ase.build import bulk
+
+    from tinynet import core_repulsion
+    from tinynet.potential_file import read_potential, write_potential
+
+    pot = read_potential(si_potential)
+    frames = [bulk("Si", "diamond", 5.43, cubic=True).repeat(2)]
+    for k in range(4):
+        frames.append(frames[0].copy())
+        frames[-1].rattle(0.1, seed=k)
+    pot["core_repulsion"] = core_repulsion.choose_radii(frames[1:], ["Si"], pot["cutoff"])
+    path = tmp_path_factory.mktemp("potentials") / "Si_random_repulsive.tinynet"
+    write_potential(path, pot)
+    return path
+
+
+def test_nve_energy_conservation(si_repulsive_potential, tmp_path):
     """512 Si atoms, 2000 steps of 1 fs: total-energy drift < 1e-5 eV/atom/ps."""
+    si_potential = si_repulsive_potential
     lmp = open_lammps()
     lmp.commands_string(f"""
         units metal

@@ -9,6 +9,8 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 
 namespace py = pybind11;
 using namespace tinynet;
@@ -114,10 +116,16 @@ py::dict compute_features(Descriptor &desc, GraphInput &in, const IntArray &owne
   return out;
 }
 
-// Energy, per-node forces, per-centre energies and the virial from a potential.
-py::dict evaluate(Potential &pot, GraphInput &in, int n_atoms)
+// Energy, per-node forces, per-centre energies and the virial, from a
+// potential or the repulsion alone (`run` calls the core on the centres).
+// An EvaluationError names atoms by their index in the host's Atoms (`owner`
+// folds periodic images onto their atom).
+py::dict evaluate_with(GraphInput &in, int n_atoms, const std::optional<IntArray> &owner,
+                       const std::function<void(const int *, int, EvalOutput &)> &run)
 {
   const NeighborGraph &graph = in.graph;
+  if (n_atoms < 0 || n_atoms > graph.n_nodes) throw std::invalid_argument("n_atoms out of range");
+  if (owner && owner->shape(0) != graph.n_nodes) throw std::invalid_argument("owner must have M entries");
   RealArray forces({graph.n_nodes, 3});
   RealArray atom_energy(n_atoms);
   std::fill(forces.mutable_data(), forces.mutable_data() + 3 * graph.n_nodes, 0.0);
@@ -130,7 +138,16 @@ py::dict evaluate(Potential &pot, GraphInput &in, int n_atoms)
   out.force = forces.mutable_data();
   out.atom_energy = node_energy.data();
   out.want_virial = true;
-  pot.compute(graph, centers.data(), (int) centers.size(), out);
+  try {
+    run(centers.data(), (int) centers.size(), out);
+  } catch (const EvaluationError &e) {
+    const std::string what = e.describe([&](int node) {
+      const int atom = owner ? owner->data()[node] : node;
+      return "atom " + std::to_string(atom) + (atom != node ? " (periodic image)" : "");
+    });
+    if (e.kind == EvaluationError::Kind::CLOSE_ATOMS) throw py::value_error(what);
+    throw std::runtime_error(what);
+  }
   std::copy(node_energy.begin(), node_energy.begin() + n_atoms, atom_energy.mutable_data());
 
   py::dict d;
@@ -147,7 +164,10 @@ template <class T> T translate_errors(const std::function<T()> &fn)
   try {
     return fn();
   } catch (const FileError &e) {
-    throw py::value_error(e.what());
+    // The Python reader's exception type, with the same message.
+    py::object error = py::module_::import("tinynet.validation").attr("PotentialFileError")(e.file, e.field, e.detail);
+    PyErr_SetObject(py::type::of(error).ptr(), error.ptr());
+    throw py::error_already_set();
   }
 }
 
@@ -186,7 +206,34 @@ PYBIND11_MODULE(_core, m)
                              [](const Potential &p) { return p.descriptor.bond_cutoff(); })
       .def_property_readonly("n_features",
                              [](const Potential &p) { return p.descriptor.n_features(); })
-      .def("evaluate", &evaluate, py::arg("graph"), py::arg("n_atoms"));
+      .def_property_readonly("list_cutoff", &Potential::list_cutoff)
+      .def_property_readonly("has_core_repulsion", [](const Potential &p) { return p.repulsion.enabled(); })
+      .def(
+          "evaluate",
+          [](Potential &pot, GraphInput &in, int n_atoms, std::optional<IntArray> owner) {
+            return evaluate_with(in, n_atoms, owner, [&](const int *c, int n, EvalOutput &out) {
+              pot.compute(in.graph, c, n, out);
+            });
+          },
+          py::arg("graph"), py::arg("n_atoms"), py::arg("owner") = py::none());
+
+  // The "core_repulsion" section alone: the trainer's baseline, the same code
+  // as inside Potential.evaluate.
+  py::class_<CoreRepulsion>(m, "CoreRepulsion")
+      .def(py::init([](const std::string &json_text, const std::vector<std::string> &elements, double cutoff) {
+             return translate_errors<CoreRepulsion>(
+                 [&] { return parse_core_repulsion(json_text, elements, cutoff, "<core_repulsion>"); });
+           }),
+           py::arg("section_json"), py::arg("elements"), py::arg("cutoff"))
+      .def_property_readonly("max_outer", &CoreRepulsion::max_outer)
+      .def(
+          "evaluate",
+          [](const CoreRepulsion &rep, GraphInput &in, int n_atoms, std::optional<IntArray> owner) {
+            return evaluate_with(in, n_atoms, owner, [&](const int *c, int n, EvalOutput &out) {
+              compute_repulsion(rep, in.graph, c, n, out);
+            });
+          },
+          py::arg("graph"), py::arg("n_atoms"), py::arg("owner") = py::none());
 
   // LDOS model ("tinynet-ldos" file): per-atom LDOS of atoms 0..n_atoms-1 of a graph.
   py::class_<LdosModel>(m, "LdosModel")

@@ -7,6 +7,7 @@
 // nlohmann/json, as vendored (namespace nlohmann_lmp) in the LAMMPS headers.
 #include "nlohmann/json.hpp"
 
+#include <climits>
 #include <cmath>
 #include <set>
 #include <string>
@@ -50,7 +51,8 @@ inline std::string mark_nonfinite(const std::string &text)
   return out;
 }
 
-// Largest cutoff any block accepts (the Python reader: tinynet.blocks.MAX_CUTOFF).
+// Largest cutoff any block accepts, and the largest interaction range of a
+// potential (the Python reader: tinynet.blocks.MAX_CUTOFF).
 constexpr double MAX_CUTOFF = 20.0;
 
 // Checked access to a JSON value, remembering its field path for messages.
@@ -75,6 +77,7 @@ class Field {
     return Field(file_, value_.at(k), path_ + "[" + std::to_string(k) + "]");
   }
   bool has(const std::string &key) const { return value_.is_object() && value_.contains(key); }
+  bool is_object() const { return value_.is_object(); }
 
   void only_keys(const std::set<std::string> &allowed) const
   {
@@ -90,11 +93,16 @@ class Field {
   std::string str() const
   {
     if (!value_.is_string()) fail("expected a string");
-    return value_.get<std::string>();
+    const std::string v = value_.get<std::string>();
+    if (v.rfind(NONFINITE_MARK, 0) == 0) fail("expected a string, got " + v.substr(NONFINITE_MARK.size()));
+    return v;
   }
+  // An exact JSON integer that fits a long (never wrapped or cast).
   long integer() const
   {
     if (!value_.is_number_integer()) fail("expected an integer");
+    if (value_.is_number_unsigned() && value_.get<unsigned long long>() > (unsigned long long) LONG_MAX)
+      fail("integer out of range (" + value_.dump() + ")");
     return value_.get<long>();
   }
   double number() const
@@ -110,6 +118,13 @@ class Field {
   {
     const double v = number();
     if (!(v > 0.0)) fail("must be > 0");
+    return v;
+  }
+  // A number with |v| <= limit: parameters whose use must not overflow.
+  double bounded(double limit) const
+  {
+    const double v = number();
+    if (!(std::fabs(v) <= limit)) fail("magnitude exceeds the maximum of " + json(limit).dump());
     return v;
   }
   // An integer in [lo, hi].

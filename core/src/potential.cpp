@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace tinynet {
 
@@ -18,6 +19,86 @@ int Potential::element_index(const std::string &symbol) const
   return it == elements.end() ? -1 : (int) (it - elements.begin());
 }
 
+std::string EvaluationError::message(Kind k, const std::string &a, const std::string &b, double r)
+{
+  if (k == Kind::CLOSE_ATOMS) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " are %.4g Angstrom apart (closer than the minimum of %g Angstrom: coincident atoms?)",
+                  r, MIN_DISTANCE);
+    return a + " and " + b + buf;
+  }
+  return "non-finite position, energy or force at " + a +
+         " (NaN or infinite coordinates, or a configuration far outside the potential's range)";
+}
+
+namespace {
+
+// Repulsion of centre i with its listed neighbours (half of each pair: the
+// partner's own turn as centre adds the other half) and the closeness check,
+// in one walk over i's list. Gradients go straight into the forces; returns
+// the energy and adds the virial of this centre to w.
+double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, int i, double *force,
+                  double w[6], double &gradient_sum)
+{
+  const double *xi = graph.x + 3 * i;
+  const int si = graph.species[i];
+  const double min_sq = MIN_DISTANCE * MIN_DISTANCE;
+  double energy = 0.0;
+  for (int k = 0; k < graph.count[i]; ++k) {
+    const int j = graph.neighbor(i, k);
+    const int sj = graph.species[j];
+    if (j == i || sj < 0) continue;
+    const double *xj = graph.x + 3 * j;
+    const double d[3] = {xj[0] - xi[0], xj[1] - xi[1], xj[2] - xi[2]};
+    const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if (!std::isfinite(rsq))    // NaN would slip through every "r < cutoff" test
+      throw EvaluationError(EvaluationError::Kind::NON_FINITE, std::isfinite(xi[0] + xi[1] + xi[2]) ? j : i, -1, 0.0);
+    if (rsq < min_sq)
+      throw EvaluationError(EvaluationError::Kind::CLOSE_ATOMS, i, j, std::sqrt(rsq));
+    if (!repulsion.enabled() || !(rsq < repulsion.outer_sq(si, sj))) continue;
+    const double r = std::sqrt(rsq);
+    double dE_dr = 0.0;
+    energy += 0.5 * repulsion.energy(si, sj, r, dE_dr);
+    const double s = 0.5 * dE_dr / r;
+    const double g[3] = {s * d[0], s * d[1], s * d[2]};    // dE/dx_j = -dE/dx_i
+    double *fi = force + 3 * (size_t) i, *fj = force + 3 * (size_t) j;
+    for (int a = 0; a < 3; ++a) {
+      fi[a] += g[a];
+      fj[a] -= g[a];
+    }
+    gradient_sum += g[0] + g[1] + g[2];
+    w[0] -= d[0] * g[0];
+    w[1] -= d[1] * g[1];
+    w[2] -= d[2] * g[2];
+    w[3] -= d[0] * g[1];
+    w[4] -= d[0] * g[2];
+    w[5] -= d[1] * g[2];
+  }
+  return energy;
+}
+
+}    // namespace
+
+void compute_repulsion(const CoreRepulsion &repulsion, const NeighborGraph &graph, const int *centers,
+                       int n_centers, EvalOutput &out)
+{
+  for (int c = 0; c < n_centers; ++c) {
+    const int i = centers[c];
+    if (graph.species[i] < 0) continue;
+    double w[6] = {0, 0, 0, 0, 0, 0};
+    double gradient_sum = 0.0;
+    const double e = pair_terms(graph, repulsion, i, out.force, w, gradient_sum);
+    if (!std::isfinite(e + gradient_sum))
+      throw EvaluationError(EvaluationError::Kind::NON_FINITE, i, -1, 0.0);
+    out.energy += e;
+    if (out.atom_energy) out.atom_energy[i] = e;
+    if (out.want_virial)
+      for (int m = 0; m < 6; ++m) out.virial[m] += w[m];
+    if (out.atom_virial)
+      for (int m = 0; m < 6; ++m) out.atom_virial[6 * (size_t) i + m] += w[m];
+  }
+}
+
 void Potential::compute(const NeighborGraph &graph, const int *centers, int n_centers,
                         EvalOutput &out)
 {
@@ -28,24 +109,28 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
     const int i = centers[c];
     const int t = graph.species[i];
     if (t < 0) continue;
+    // Repulsion and closeness first: coincident atoms must stop us before
+    // they turn the descriptor into NaN.
+    double w[6] = {0, 0, 0, 0, 0, 0};
+    double gradient_sum = 0.0;    // NaN/inf anywhere in this centre's forces shows up here
+    const double e_pair = pair_terms(graph, repulsion, i, out.force, w, gradient_sum);
+
     descriptor.compute(graph, i, G.data());
     ElementModel &model = models[t];
-    const double ei = model.evaluate(G.data(), dE_dG.data());
+    const double ei = model.evaluate(G.data(), dE_dG.data()) + e_pair;
     if (out.check_range && model.outside_training_range(G.data())) ++out.n_extrapolating;
     descriptor.backprop(dE_dG.data());
 
-    out.energy += ei;
-    if (out.atom_energy) out.atom_energy[i] = ei;
     // Forces on every node of the neighbourhood; virial of this centre's energy
     // W = -sum_k (r_k - r_i) (x) dE_i/dr_k, which is translation invariant.
     const Environment &env = descriptor.env();
-    double w[6] = {0, 0, 0, 0, 0, 0};
     for (int k = 0; k < env.size(); ++k) {
       const double *g = &env.grad[3 * k], *r = &env.rel[3 * k];
       double *f = out.force + 3 * (size_t) env.node[k];
       f[0] -= g[0];
       f[1] -= g[1];
       f[2] -= g[2];
+      gradient_sum += g[0] + g[1] + g[2];
       w[0] -= r[0] * g[0];
       w[1] -= r[1] * g[1];
       w[2] -= r[2] * g[2];
@@ -53,6 +138,11 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
       w[4] -= r[0] * g[2];
       w[5] -= r[1] * g[2];
     }
+    if (!std::isfinite(ei + gradient_sum))
+      throw EvaluationError(EvaluationError::Kind::NON_FINITE, i, -1, 0.0);
+
+    out.energy += ei;
+    if (out.atom_energy) out.atom_energy[i] = ei;
     if (out.want_virial)
       for (int m = 0; m < 6; ++m) out.virial[m] += w[m];
     if (out.atom_virial)

@@ -33,7 +33,7 @@ class TinyNetCalculator(Calculator):
             self.ldos_model = _core.LdosModel(self.path)  # validates the file
             self.implemented_properties = ["ldos"]
         else:
-            self.potential = _core.Potential(self.path)  # validates the file
+            self.potential = _core.Potential(self.path)  # validates; PotentialFileError
             if ldos is not None:
                 self.ldos_model = _core.LdosModel(str(ldos))
                 self.implemented_properties = [*TinyNetCalculator.implemented_properties, "ldos"]
@@ -60,7 +60,9 @@ class TinyNetCalculator(Calculator):
             return
         species = species_indices(atoms, self.potential.elements)
         graph, owner = build_graph(atoms, species, self.potential.cutoff, self.potential.bond_cutoff)
-        out = self.potential.evaluate(graph, len(atoms))
+        # Atoms closer than the core's minimum distance raise ValueError, a
+        # non-finite energy or force RuntimeError, naming the atoms (indices).
+        out = self.potential.evaluate(graph, len(atoms), owner)
 
         forces = np.zeros((len(atoms), 3))
         np.add.at(forces, owner, out["node_forces"])

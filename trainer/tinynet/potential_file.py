@@ -23,13 +23,15 @@ Every error is a PotentialFileError whose message starts with
 import json
 import math
 import os
+import re
 import tempfile
 
 import numpy as np
 
-from tinynet.blocks import check_block, spec_of
-from tinynet.validation import (PotentialFileError, _integer, _list, _number,
-                                _number_list, _object, _string, _type_name)
+from tinynet.blocks import MAX_CUTOFF, check_block, spec_of
+from tinynet.validation import (PotentialFileError, _bounded, _integer, _list,
+                                _number, _number_list, _object, _string,
+                                _type_name)
 
 FORMAT_NAME = "tinynet-potential"
 FORMAT_VERSION = 1
@@ -40,7 +42,16 @@ CUTOFF_TOLERANCE = 1e-12
 
 _TOP_REQUIRED = ("format", "version", "units", "elements", "descriptor",
                  "cutoff", "models")
-_TOP_OPTIONAL = ("provenance",)
+_TOP_OPTIONAL = ("core_repulsion", "provenance")
+
+# Bounds that keep every accepted file finite (docs/potential_file.md,
+# "Bounds"); the C++ reader (core/src/potential_file.cpp) has the same.
+MAX_PARAMETER = 1e6          # |e0|, |weights|, |biases|
+STD_RELATIVE_FLOOR = 1e-6    # feature_std >= floor * max(|feature_mean|, 1)
+MAX_LAYERS = 16
+MAX_DEPTH = 64               # nesting of JSON arrays and objects
+MAX_ATOMIC_NUMBER = 118
+MIN_SWITCH_WIDTH = 0.1       # outer - inner of the core repulsion (A)
 _MODEL_KEYS = ("e0", "feature_mean", "feature_std", "feature_min",
                "feature_max", "layers")
 _LAYER_KEYS = ("weights", "bias", "activation")
@@ -90,15 +101,19 @@ def n_features(descriptor, n_elements):
 # whole potential
 # --------------------------------------------------------------------------
 
-def _plain(obj):
+def _plain(obj, depth=0):
     """Recursively turn tuples/NumPy arrays/NumPy scalars into plain JSON
-    types (list, float, int), leaving everything else unchanged."""
+    types (list, float, int), leaving everything else unchanged.  Nesting
+    deeper than MAX_DEPTH is a PotentialFileError (not a RecursionError)."""
+    if isinstance(obj, (dict, list, tuple, np.ndarray)) and depth >= MAX_DEPTH:
+        raise PotentialFileError("<memory>", "",
+                                 f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: _plain(v, depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [_plain(v, depth + 1) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
+        return _plain(obj.tolist(), depth)
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.integer):
@@ -110,11 +125,18 @@ def _plain(obj):
 
 def _check_model(src, field, model, n_feat):
     _object(src, field, model, _MODEL_KEYS)
-    _number(src, f"{field}.e0", model["e0"])
+    _bounded(src, f"{field}.e0", model["e0"], MAX_PARAMETER)
     for key in ("feature_mean", "feature_min", "feature_max"):
         _number_list(src, f"{field}.{key}", model[key], length=n_feat)
-    _number_list(src, f"{field}.feature_std", model["feature_std"],
-                 length=n_feat, positive=True)
+    stds = _number_list(src, f"{field}.feature_std", model["feature_std"],
+                        length=n_feat, positive=True)
+    for f, (sd, mean) in enumerate(zip(stds, model["feature_mean"])):
+        floor = STD_RELATIVE_FLOOR * max(abs(float(mean)), 1.0)
+        if not sd >= floor:
+            raise PotentialFileError(
+                src, f"{field}.feature_std[{f}]",
+                f"{sd!r} is below the floor of 1e-6 * max(|feature_mean|, 1) = "
+                f"{floor!r} (a near-zero spread gives an unbounded gain)")
     for f, (lo, hi) in enumerate(zip(model["feature_min"],
                                      model["feature_max"])):
         if lo > hi:
@@ -123,6 +145,9 @@ def _check_model(src, field, model, n_feat):
                 f"greater than feature_max[{f}] ({lo!r} > {hi!r})")
 
     layers = _list(src, f"{field}.layers", model["layers"], nonempty=True)
+    if len(layers) > MAX_LAYERS:
+        raise PotentialFileError(src, f"{field}.layers",
+                                 f"more than {MAX_LAYERS} layers ({len(layers)})")
     n_in = n_feat
     for l, layer in enumerate(layers):
         lf = f"{field}.layers[{l}]"
@@ -131,10 +156,14 @@ def _check_model(src, field, model, n_feat):
         if len(weights) != n_in:
             raise PotentialFileError(src, f"{lf}.weights",
                                      f"expected {n_in} rows, got {len(weights)}")
-        bias = _number_list(src, f"{lf}.bias", layer["bias"], nonempty=True)
+        bias = _list(src, f"{lf}.bias", layer["bias"], nonempty=True)
         n_out = len(bias)
         for r, row in enumerate(weights):
-            _number_list(src, f"{lf}.weights[{r}]", row, length=n_out)
+            _list(src, f"{lf}.weights[{r}]", row, length=n_out)
+            for o, w in enumerate(row):
+                _bounded(src, f"{lf}.weights[{r}][{o}]", w, MAX_PARAMETER)
+        for o, b in enumerate(bias):
+            _bounded(src, f"{lf}.bias[{o}]", b, MAX_PARAMETER)
         act = _string(src, f"{lf}.activation", layer["activation"])
         if act not in ACTIVATIONS:
             raise PotentialFileError(
@@ -148,6 +177,48 @@ def _check_model(src, field, model, n_feat):
     if layers[-1]["activation"] != "linear":
         raise PotentialFileError(src, f"{last}.activation",
                                  "last layer must be 'linear'")
+
+
+def repulsion_pair_names(elements):
+    """Keys of core_repulsion.pairs: "A-B" per unordered pair, A not after B
+    in `elements`."""
+    return [f"{a}-{elements[t]}" for s, a in enumerate(elements)
+            for t in range(s, len(elements))]
+
+
+def _check_core_repulsion(src, section, elements, cutoff):
+    field = "core_repulsion"
+    _object(src, field, section, ("type", "atomic_numbers", "pairs"))
+    kind = section["type"]
+    if kind != "zbl":
+        raise PotentialFileError(src, f"{field}.type", f"expected 'zbl', got {kind!r}")
+    znum = section["atomic_numbers"]
+    _object(src, f"{field}.atomic_numbers", znum, tuple(elements))
+    for el in elements:
+        z = _integer(src, f"{field}.atomic_numbers.{el}", znum[el], minimum=1)
+        if z > MAX_ATOMIC_NUMBER:
+            raise PotentialFileError(src, f"{field}.atomic_numbers.{el}",
+                                     f"must be <= {MAX_ATOMIC_NUMBER}, got {z}")
+    names = repulsion_pair_names(elements)
+    if len(set(names)) != len(names):
+        raise PotentialFileError(src, f"{field}.pairs",
+                                 "pair names are ambiguous (element symbols containing '-')")
+    _object(src, f"{field}.pairs", section["pairs"], tuple(names))
+    for name in names:
+        pf = f"{field}.pairs.{name}"
+        pair = section["pairs"][name]
+        _object(src, pf, pair, ("inner", "outer"))
+        inner = _number(src, f"{pf}.inner", pair["inner"])
+        outer = _number(src, f"{pf}.outer", pair["outer"])
+        if not inner >= 0.0:
+            raise PotentialFileError(src, f"{pf}.inner", f"must be >= 0, got {inner!r}")
+        if not outer - inner >= MIN_SWITCH_WIDTH:
+            raise PotentialFileError(
+                src, f"{pf}.outer",
+                f"must exceed inner by at least {MIN_SWITCH_WIDTH} A ({inner!r}, {outer!r})")
+        if not outer <= cutoff:
+            raise PotentialFileError(src, f"{pf}.outer",
+                                     f"{outer!r} exceeds the potential's cutoff ({cutoff!r})")
 
 
 def validate_potential(potential, source="<memory>"):
@@ -185,6 +256,10 @@ def validate_potential(potential, source="<memory>"):
     _check_descriptor(pot["descriptor"], src)
     expected_cutoff = max(_block_range(b) for b in pot["descriptor"]["blocks"])
     cutoff = _number(src, "cutoff", pot["cutoff"], positive=True)
+    if cutoff > MAX_CUTOFF:
+        raise PotentialFileError(
+            src, "cutoff",
+            f"{cutoff!r} exceeds the maximum interaction range of {MAX_CUTOFF} A")
     if abs(cutoff - expected_cutoff) > CUTOFF_TOLERANCE * max(1.0, expected_cutoff):
         raise PotentialFileError(
             src, "cutoff",
@@ -206,6 +281,9 @@ def validate_potential(potential, source="<memory>"):
                                      f"element {el!r} is not in elements")
     for el in elements:
         _check_model(src, f"models.{el}", models[el], n_feat)
+
+    if "core_repulsion" in pot:
+        _check_core_repulsion(src, pot["core_repulsion"], elements, cutoff)
 
     if "provenance" in pot and not isinstance(pot["provenance"], dict):
         raise PotentialFileError(
@@ -234,17 +312,87 @@ def write_potential(path, potential):
         raise
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKETS = re.compile(r"[^\[\]{}]+")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _nesting_depth(text):
+    """Deepest nesting of arrays/objects, counted outside strings (for valid
+    JSON exactly what a parser sees), without recursing."""
+    brackets = _BRACKETS.sub("", _JSON_STRING.sub("", text)).encode()
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _strict_json(text, path):
+    """json.loads with the C++ reader's rules: no duplicate keys, numbers as
+    nlohmann::json reads them (integers beyond 64 bits become floats; a number
+    that overflows a double is an error), no lone UTF-16 surrogates."""
+
+    def number_error(token):
+        shown = token if len(token) <= 40 else token[:37] + "..."
+        return PotentialFileError(path, "", f"number overflow parsing {shown!r}")
+
+    def parse_float(token):
+        x = float(token)
+        if math.isinf(x):
+            raise number_error(token)
+        return x
+
+    def parse_int(token):
+        if len(token) <= 21:    # longer ones cannot fit 64 bits
+            value = int(token)
+            if -2**63 <= value < 2**64:
+                return value
+        return parse_float(token)
+
+    def unique_keys(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise PotentialFileError(path, "", f"duplicate key {key!r}")
+            seen.add(key)
+        return dict(pairs)
+
+    doc = json.loads(text, object_pairs_hook=unique_keys,
+                     parse_float=parse_float, parse_int=parse_int)
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PotentialFileError(path, "", "a string holds a lone UTF-16 "
+                                     "surrogate escape (not a character)") from exc
+    return doc
+
+
 def read_potential(path):
     """Read and validate a potential file; returns the parsed dict (plain
-    lists and floats)."""
+    lists and floats).  Every problem, including undecodable bytes and
+    hostile nesting, is a PotentialFileError naming the file."""
     path = os.fspath(path)
     try:
-        with open(path, "r", encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
         raise PotentialFileError(path, "", f"cannot read file: {exc}") from exc
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise PotentialFileError(path, "", "starts with a UTF-8 byte-order mark "
+                                 "(not allowed in JSON text)")
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise PotentialFileError(path, "", f"contains a NUL byte at offset {nul}")
     try:
-        potential = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PotentialFileError(path, "", f"not UTF-8 text: {exc}") from exc
+    if _nesting_depth(text) > MAX_DEPTH:
+        raise PotentialFileError(path, "", f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        potential = _strict_json(text, path)
     except json.JSONDecodeError as exc:
         raise PotentialFileError(
             path, "",

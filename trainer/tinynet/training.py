@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinynet import atomic, batches as batching, memory, parallel
+from tinynet import atomic, batches as batching, core_repulsion, memory, parallel
 from tinynet.batches import EV_A3_TO_GPA, composition_matrix  # noqa: F401  (re-exported)
 from tinynet.data import DataError, load_files, nearest_neighbor_distances, split_indices
 from tinynet.potential_file import descriptor_cutoff, n_features
@@ -867,6 +867,7 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
         with _Interrupt() as intr:
             while epoch < max_epochs:
                 te = time.time()
+                start_params = model.get_params()     # to name the culprits if this epoch diverges
                 order = (np.random.default_rng([seed, epoch]).permutation(n_batches)
                          if n_batches > 1 else [0])
                 sums = np.zeros(6)
@@ -891,6 +892,7 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
                     timed["epochs"] += 1
                     timed["seconds"] += time.time() - te
                 if not (math.isfinite(vloss) and np.all(np.isfinite(sums))):
+                    model.set_params(start_params)
                     bad = _nonfinite_structures(model, arrays, split, comm, to_tensor)
                     shown = "; ".join(bad[:10]) + (f"; ... ({len(bad)} in all)" if len(bad) > 10 else "")
                     raise TrainingError(
@@ -1048,6 +1050,9 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
     split = load_and_split(cfg, train_paths, test_paths, allow_missing_elements, log)
     resume_state = read_resume_state(ckpt, cfg, split, comm) if resume else None
     descriptor = choose_descriptor(cfg, split, resume_state)
+    # -- core repulsion (tinynet.core_repulsion): radii from the data, labels minus the baseline
+    repulsion = core_repulsion.for_training(split, descriptor_cutoff(descriptor), log)
+    # -- end core repulsion
     arrays = build_training_arrays(cfg, split, descriptor, output, comm, store=store,
                                    progress=progress, log=log)
     try:
@@ -1063,6 +1068,7 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
         arrays.close()
 
     pot, metrics, preds = export(arrays, fitted, split, cfg, comm)
+    pot["core_repulsion"] = repulsion    # core repulsion: part of the potential
     peak = comm.allreduce_max(memory.peak_rss())
     pot["provenance"] = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

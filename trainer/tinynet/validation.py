@@ -51,11 +51,24 @@ def _number(src, field, value, positive=False):
     if not _is_number(value):
         raise PotentialFileError(src, field,
                                  f"expected a number, got {_type_name(value)}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # a Python int beyond the double range
+        x = math.inf
     if not math.isfinite(x):
         raise PotentialFileError(src, field, f"non-finite value {value!r}")
     if positive and not x > 0.0:
         raise PotentialFileError(src, field, f"must be > 0, got {value!r}")
+    return x
+
+
+def _bounded(src, field, value, limit):
+    """A finite number with |value| <= limit (parameters whose use must not
+    overflow)."""
+    x = _number(src, field, value)
+    if not abs(x) <= limit:
+        raise PotentialFileError(src, field,
+                                 f"magnitude exceeds the maximum of {limit!r}, got {value!r}")
     return x
 
 

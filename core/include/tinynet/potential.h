@@ -1,10 +1,14 @@
-// A tinynet potential: descriptor + one small network per element.
-//   E = sum_i [ NN_t(i)((G_i - mean_t) / std_t) + e0_t(i) ]
+// A tinynet potential: descriptor + one small network per element, plus an
+// optional short-range repulsion (core_repulsion.h):
+//   E = sum_i [ NN_t(i)((G_i - mean_t) / std_t) + e0_t(i) + 1/2 sum_j E_rep(r_ij) ]
 // No LAMMPS types; hosts pass a NeighborGraph and receive forces/energies.
 #pragma once
 
+#include "tinynet/core_repulsion.h"
 #include "tinynet/descriptor.h"
 
+#include <algorithm>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,10 +18,40 @@ namespace tinynet {
 // Any problem with a potential file; the message names the file and the field.
 class FileError : public std::runtime_error {
  public:
-  FileError(const std::string &file, const std::string &field, const std::string &what) :
-      std::runtime_error(file + ": " + (field.empty() ? "" : field + ": ") + what)
+  std::string file, field, detail;
+  FileError(const std::string &file_, const std::string &field_, const std::string &what) :
+      std::runtime_error(file_ + ": " + (field_.empty() ? "" : field_ + ": ") + what), file(file_),
+      field(field_), detail(what)
   {
   }
+};
+
+// Atoms closer than this (Angstrom) stop the evaluation: coincident atoms give
+// NaN descriptors, and no physical configuration has them.
+constexpr double MIN_DISTANCE = 0.1;
+
+// A configuration the potential cannot evaluate: two atoms closer than
+// MIN_DISTANCE, or a non-finite energy or force at an atom. Nodes are graph
+// indices; hosts name them with describe() (LAMMPS: atom IDs).
+class EvaluationError : public std::runtime_error {
+ public:
+  enum class Kind { CLOSE_ATOMS, NON_FINITE };
+  Kind kind;
+  int node_a, node_b;    // node_b = -1 for NON_FINITE
+  double distance;
+
+  EvaluationError(Kind k, int a, int b, double r) :
+      std::runtime_error(message(k, "node " + std::to_string(a), "node " + std::to_string(b), r)),
+      kind(k), node_a(a), node_b(b), distance(r)
+  {
+  }
+  std::string describe(const std::function<std::string(int)> &name_of_node) const
+  {
+    return message(kind, name_of_node(node_a), node_b >= 0 ? name_of_node(node_b) : "", distance);
+  }
+
+ private:
+  static std::string message(Kind k, const std::string &a, const std::string &b, double r);
 };
 
 struct DenseLayer {
@@ -66,8 +100,14 @@ class Potential {
   Descriptor descriptor{0};
   std::vector<ElementModel> models;    // per element index
   double cutoff = 0.0;
+  CoreRepulsion repulsion;             // enabled() only if the file has "core_repulsion"
+
+  // Neighbours a centre's own list must hold: the descriptor's and the repulsion's.
+  double list_cutoff() const { return std::max(descriptor.list_cutoff(), repulsion.max_outer()); }
 
   // Evaluate the energy of the given centres and accumulate forces on every node.
+  // Throws EvaluationError for atoms closer than MIN_DISTANCE to a centre and
+  // for a non-finite energy or force contribution of a centre.
   void compute(const NeighborGraph &graph, const int *centers, int n_centers, EvalOutput &out);
   int element_index(const std::string &symbol) const;    // -1 if absent
 };
@@ -75,6 +115,16 @@ class Potential {
 // Read and fully validate a potential file (JSON, see docs/potential_file.md).
 // Throws FileError naming the file and the offending field.
 Potential read_potential(const std::string &path);
+
+// The repulsion alone (the trainer's baseline): energies, forces and virial of
+// the pairs of the given centres, with the same closeness check as compute().
+void compute_repulsion(const CoreRepulsion &repulsion, const NeighborGraph &graph, const int *centers,
+                       int n_centers, EvalOutput &out);
+
+// Build a repulsion from the JSON text of a "core_repulsion" section, checked
+// as in a potential file with the given elements and cutoff.
+CoreRepulsion parse_core_repulsion(const std::string &json_text, const std::vector<std::string> &elements,
+                                   double cutoff, const std::string &source);
 
 // Build a descriptor from the JSON text of a potential file's "descriptor" section.
 Descriptor parse_descriptor(const std::string &json_text, int n_species, const std::string &source);
