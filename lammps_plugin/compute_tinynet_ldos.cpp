@@ -92,8 +92,19 @@ void ComputeTinyNetLdos::build_graph()
       lo[d] = std::min(lo[d], x[i][d]);
       hi[d] = std::max(hi[d], x[i][d]);
     }
+  // Bins about one bond cutoff wide: most nodes are ghosts that need only
+  // their bonds (27 bins); locals search as many bins as the list cutoff needs.
+  // (No more bins than a few per node, for sparse or elongated domains.)
+  double side = rb > 0.0 ? std::min(rb, rc) : rc;
+  const double volume = std::max(hi[0] - lo[0], side) * std::max(hi[1] - lo[1], side) *
+                        std::max(hi[2] - lo[2], side);
+  side = std::max(side, std::cbrt(volume / (4.0 * nall)));
   int nb[3];
-  for (int d = 0; d < 3; ++d) nb[d] = std::max(1, std::min(1000, (int) ((hi[d] - lo[d]) / rc)));
+  double width[3];
+  for (int d = 0; d < 3; ++d) {
+    nb[d] = std::max(1, (int) ((hi[d] - lo[d]) / side));
+    width[d] = (hi[d] - lo[d]) / nb[d];
+  }
   auto bin_index = [&](int d, double v) {
     return std::min(nb[d] - 1, (int) ((v - lo[d]) * nb[d] / (hi[d] - lo[d] + 1e-300)));
   };
@@ -117,9 +128,11 @@ void ComputeTinyNetLdos::build_graph()
     const double cutsq = cut * cut;
     const int b = bin_of[i];
     const int bx = b % nb[0], by = (b / nb[0]) % nb[1], bz = b / (nb[0] * nb[1]);
-    for (int kz = std::max(0, bz - 1); kz <= std::min(nb[2] - 1, bz + 1); ++kz)
-      for (int ky = std::max(0, by - 1); ky <= std::min(nb[1] - 1, by + 1); ++ky)
-        for (int kx = std::max(0, bx - 1); kx <= std::min(nb[0] - 1, bx + 1); ++kx)
+    int reach[3];
+    for (int d = 0; d < 3; ++d) reach[d] = width[d] > 0.0 ? (int) std::ceil(cut / width[d]) : 0;
+    for (int kz = std::max(0, bz - reach[2]); kz <= std::min(nb[2] - 1, bz + reach[2]); ++kz)
+      for (int ky = std::max(0, by - reach[1]); ky <= std::min(nb[1] - 1, by + reach[1]); ++ky)
+        for (int kx = std::max(0, bx - reach[0]); kx <= std::min(nb[0] - 1, bx + reach[0]); ++kx)
           for (int j = bin_head[(kz * nb[1] + ky) * nb[0] + kx]; j >= 0; j = bin_next[j]) {
             if (j == i) continue;
             const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];

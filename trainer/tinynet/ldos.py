@@ -661,6 +661,7 @@ def main(argv=None):
     t.add_argument("--epochs", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
     t.add_argument("--max-time", type=float, help="minutes")
     t.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
     t.add_argument("--no-plots", action="store_true")
@@ -674,7 +675,7 @@ def main(argv=None):
             options = {}
             if a.hidden:
                 options["hidden"] = [int(x) for x in a.hidden.split(",")]
-            for key in ("epochs", "learning_rate", "seed"):
+            for key in ("epochs", "learning_rate", "seed", "patience"):
                 if getattr(a, key) is not None:
                     options[key] = getattr(a, key)
             descriptor = None
