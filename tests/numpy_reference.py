@@ -86,6 +86,8 @@ def moments_block(node_species, pos, block, n_species):
     node_species: (K,) species of each node; pos: (K,3) node positions.
     Returns feats (F_b,), grad (F_b, K, 3).
     """
+    if block.get("orbitals", "s") == "sp":
+        return sp_moments_block(node_species, pos, block, n_species)
     n_max = block["n_max"]
     rb = block["bond_cutoff"]
     K = len(pos)
@@ -137,6 +139,70 @@ def moments_block(node_species, pos, block, n_species):
                 feats.append(value)
                 grads.append(grad)
     return np.array(feats), np.array(grads)
+
+
+# ---------------------------------------------------------------------------
+# orbital (s + p) moments block for one centre atom
+# ---------------------------------------------------------------------------
+
+# Harrison's ratios for ss-sigma, sp-sigma, pp-sigma, pp-pi (fixed in the format).
+SK_RATIOS = (-1.40, 1.84, 3.24, -0.81)
+
+
+def sp_hamiltonian(pos, block, decay):
+    """Dense 4K x 4K Slater-Koster Hamiltonian, orbitals {s, px, py, pz} per
+    node.  Written without abs/norm so that it also works for complex
+    positions (complex-step derivatives below)."""
+    ss, sp, pps, ppp = SK_RATIOS
+    K = len(pos)
+    rb = block["bond_cutoff"]
+    d = pos[None, :, :] - pos[:, None, :]                 # d[k, m] = x_m - x_k
+    r = np.sqrt(np.sum(d * d, axis=-1) + np.eye(K))       # (diagonal padded)
+    bonded = (r.real < rb) & ~np.eye(K, dtype=bool)
+    l = d / r[..., None]
+    x = r / rb
+    h = np.where(bonded, np.exp(-(r - block["r0"]) / decay) * (1 - 10 * x**3 + 15 * x**4 - 6 * x**5), 0)
+    B = np.zeros((K, K, 4, 4), dtype=pos.dtype)
+    B[:, :, 0, 0] = ss * h
+    B[:, :, 0, 1:] = sp * l * h[..., None]
+    B[:, :, 1:, 0] = -sp * l * h[..., None]
+    B[:, :, 1:, 1:] = (ppp * np.eye(3) + (pps - ppp) * l[..., :, None] * l[..., None, :]) * h[..., None, None]
+    B[np.arange(K), np.arange(K)] = np.diag([0.0] + [block.get("sp_splitting", 0.0)] * 3)
+    return B.transpose(0, 2, 1, 3).reshape(4 * K, 4 * K)
+
+
+def sp_moment_values(node_species, pos, block, n_species):
+    """Features in file order: n, channel, (s diagonal, p trace), species.
+    [H^n]_(io,io) split by the middle node k: sum over k of species s of
+    (H^a e_io)_k . (H^(n-a) e_io)_k with a = n // 2 (H is symmetric)."""
+    n_max = block["n_max"]
+    values = {}
+    for c, decay in enumerate(block["decay_lengths"]):
+        H = sp_hamiltonian(pos, block, decay)
+        for o in range(4):
+            u = [np.eye(len(H), dtype=H.dtype)[o]]
+            for _ in range(n_max - n_max // 2):
+                u.append(H @ u[-1])
+            for n in range(2, n_max + 1):
+                a = n // 2
+                per_node = (u[a] * u[n - a]).reshape(-1, 4).sum(axis=1)
+                for s in range(n_species):
+                    key = (n, c, 0 if o == 0 else 1, s)
+                    values[key] = values.get(key, 0) + per_node[node_species == s].sum()
+    return np.array([values[key] for key in sorted(values)])
+
+
+def sp_moments_block(node_species, pos, block, n_species, step=1e-30):
+    """Values, and gradients by complex-step differentiation (exact to round-off)."""
+    feats = sp_moment_values(node_species, pos.astype(float), block, n_species).real
+    K = len(pos)
+    grad = np.zeros((len(feats), K, 3))
+    for k in range(K):
+        for d in range(3):
+            z = pos.astype(complex)
+            z[k, d] += 1j * step
+            grad[:, k, d] = sp_moment_values(node_species, z, block, n_species).imag / step
+    return feats, grad
 
 
 # ---------------------------------------------------------------------------

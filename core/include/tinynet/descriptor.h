@@ -39,6 +39,7 @@ struct BondTable {
   std::vector<int> row_count;     // per node: bonds in the row
   std::vector<int> partner;       // per slot
   std::vector<double> unit;       // [slot][3], from node to partner
+  std::vector<double> length;     // [slot]
   std::vector<double> hop, dhop;  // [slot][channel]
 };
 

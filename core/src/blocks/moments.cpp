@@ -42,6 +42,7 @@ void MomentsBlock::prepare(const NeighborGraph &graph)
   t.row_count.resize(graph.n_nodes);
   t.partner.clear();
   t.unit.clear();
+  t.length.clear();
   t.hop.clear();
   t.dhop.clear();
 }
@@ -50,7 +51,7 @@ double MomentsBlock::memory_bytes() const
 {
   const BondTable &t = bonds_;
   return (double) (t.row_start.capacity() + t.row_count.capacity() + t.partner.capacity()) * sizeof(int) +
-      (double) (t.unit.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
+      (double) (t.unit.capacity() + t.length.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
 }
 
 void MomentsBlock::ensure_row(int u)
@@ -74,6 +75,7 @@ void MomentsBlock::ensure_row(int u)
     t.unit.push_back(dx / r);
     t.unit.push_back(dy / r);
     t.unit.push_back(dz / r);
+    t.length.push_back(r);
     const size_t h = t.hop.size();
     t.hop.resize(h + nc);
     t.dhop.resize(h + nc);
@@ -83,11 +85,8 @@ void MomentsBlock::ensure_row(int u)
   t.row_count[u] = (int) t.partner.size() - first;
 }
 
-void MomentsBlock::compute(Environment &env, double *features)
+void MomentsBlock::walk(Environment &env)
 {
-  const int nc = (int) decay_.size();
-  std::fill(features, features + n_features(), 0.0);
-
   // Breadth-first walk over bonds from the centre, out to depth floor(n_max/2):
   // a returning path of n hops never gets further than that. Record each edge
   // once: to the next shell, and within a shell (which closes odd cycles).
@@ -133,6 +132,36 @@ void MomentsBlock::compute(Environment &env, double *features)
       }
     }
   }
+}
+
+void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
+                                          const double *dE_dunit) const
+{
+  // r_pq = |x_q - x_p|, l = (x_q - x_p)/r: dr/dx_q = l, dl/dx_q = (1 - l l^T)/r.
+  const int ne = (int) edge_p.size();
+  for (int e = 0; e < ne; ++e) {
+    const int b = edge_bond[e];
+    const double *u = &bonds_.unit[3 * (size_t) b];    // from p towards q
+    double g[3] = {dE_dr[e] * u[0], dE_dr[e] * u[1], dE_dr[e] * u[2]};
+    if (dE_dunit) {
+      const double *gl = dE_dunit + 3 * (size_t) e;
+      const double along = gl[0] * u[0] + gl[1] * u[1] + gl[2] * u[2];
+      const double inv_r = 1.0 / bonds_.length[b];
+      for (int d = 0; d < 3; ++d) g[d] += (gl[d] - along * u[d]) * inv_r;
+    }
+    double *gp = &env.grad[3 * walk_env[edge_p[e]]], *gq = &env.grad[3 * walk_env[edge_q[e]]];
+    for (int d = 0; d < 3; ++d) {
+      gq[d] += g[d];
+      gp[d] -= g[d];
+    }
+  }
+}
+
+void MomentsBlock::compute(Environment &env, double *features)
+{
+  const int nc = (int) decay_.size();
+  std::fill(features, features + n_features(), 0.0);
+  walk(env);
 
   // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
@@ -214,18 +243,171 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
     }
   }
 
-  // Each bond length depends on its two end nodes.
+  project_edge_gradients(env, dE_dr_edge.data(), nullptr);
+}
+
+
+// ---------------------------------------------------------------------------
+// Orbital (s + p) moments
+// ---------------------------------------------------------------------------
+//
+// Vectors carry 4 orbitals per walk node: [node][s, px, py, pz]. For the
+// bond p -> q (unit l from p to q, hopping h) the block B = H_(p,q) acts as
+//   (B y)_s = h (ss ys + sp l.yp)
+//   (B y)_m = h (-sp l_m ys + ppp yp_m + (pps - ppp) l_m l.yp)
+// and H_(q,p) = B^T (H is symmetric).
+
+namespace {
+constexpr int NORB = 4;
+}
+
+SpMomentsBlock::SpMomentsBlock(int n_max, double bond_cutoff, double r0,
+                               std::vector<double> decay_lengths, double sp_splitting,
+                               int n_species) :
+    MomentsBlock(n_max, bond_cutoff, r0, std::move(decay_lengths), n_species),
+    sp_splitting_(sp_splitting)
+{
+}
+
+void SpMomentsBlock::apply_h(int c, const double *v, double *out) const
+{
+  const int nc = (int) decay_.size(), ne = (int) edge_p.size(), nw = (int) walk_env.size();
+  constexpr double ss = ETA_SSS, sp = ETA_SPS, ppp = ETA_PPP, dpp = ETA_PPS - ETA_PPP;
   for (int e = 0; e < ne; ++e) {
-    const double *u = &bonds_.unit[3 * (size_t) edge_bond[e]];    // from p towards q
-    const double g = dE_dr_edge[e];
-    double *gp = &env.grad[3 * walk_env[edge_p[e]]], *gq = &env.grad[3 * walk_env[edge_q[e]]];
-    for (int d = 0; d < 3; ++d) {
-      gq[d] += g * u[d];
-      gp[d] -= g * u[d];
+    const int b = edge_bond[e];
+    const double h = bonds_.hop[(size_t) b * nc + c];
+    const double *l = &bonds_.unit[3 * (size_t) b];
+    const double *x = v + NORB * edge_q[e];    // B x into p
+    const double *y = v + NORB * edge_p[e];    // B^T y into q
+    double *op = out + NORB * edge_p[e], *oq = out + NORB * edge_q[e];
+    const double lx = l[0] * x[1] + l[1] * x[2] + l[2] * x[3];
+    const double ly = l[0] * y[1] + l[1] * y[2] + l[2] * y[3];
+    op[0] += h * (ss * x[0] + sp * lx);
+    oq[0] += h * (ss * y[0] - sp * ly);
+    for (int m = 0; m < 3; ++m) {
+      op[1 + m] += h * (-sp * l[m] * x[0] + ppp * x[1 + m] + dpp * l[m] * lx);
+      oq[1 + m] += h * (sp * l[m] * y[0] + ppp * y[1 + m] + dpp * l[m] * ly);
+    }
+  }
+  if (sp_splitting_ != 0.0)
+    for (int k = 0; k < nw; ++k)
+      for (int m = 1; m < NORB; ++m) out[NORB * k + m] += sp_splitting_ * v[NORB * k + m];
+}
+
+void SpMomentsBlock::accumulate_bilinear(int c, const double *x, const double *y, double scale)
+{
+  // d(x^T H y) per edge = X^T B Y with (X, Y) = (x_p, y_q) and (y_p, x_q).
+  const int nc = (int) decay_.size(), ne = (int) edge_p.size();
+  constexpr double ss = ETA_SSS, sp = ETA_SPS, ppp = ETA_PPP, dpp = ETA_PPS - ETA_PPP;
+  for (int e = 0; e < ne; ++e) {
+    const int b = edge_bond[e];
+    const double h = bonds_.hop[(size_t) b * nc + c], dh = bonds_.dhop[(size_t) b * nc + c];
+    const double *l = &bonds_.unit[3 * (size_t) b];
+    double bracket = 0.0, dl[3] = {0.0, 0.0, 0.0};
+    for (int side = 0; side < 2; ++side) {
+      const double *X = side == 0 ? x + NORB * edge_p[e] : y + NORB * edge_p[e];
+      const double *Y = side == 0 ? y + NORB * edge_q[e] : x + NORB * edge_q[e];
+      const double lX = l[0] * X[1] + l[1] * X[2] + l[2] * X[3];
+      const double lY = l[0] * Y[1] + l[1] * Y[2] + l[2] * Y[3];
+      const double XY = X[1] * Y[1] + X[2] * Y[2] + X[3] * Y[3];
+      bracket += ss * X[0] * Y[0] + sp * (X[0] * lY - Y[0] * lX) + ppp * XY + dpp * lX * lY;
+      for (int m = 0; m < 3; ++m)
+        dl[m] += sp * (X[0] * Y[1 + m] - Y[0] * X[1 + m]) + dpp * (lY * X[1 + m] + lX * Y[1 + m]);
+    }
+    dE_dr_edge[e] += scale * bracket * dh;
+    for (int m = 0; m < 3; ++m) dE_dl_edge[3 * (size_t) e + m] += scale * h * dl[m];
+  }
+}
+
+void SpMomentsBlock::compute(Environment &env, double *features)
+{
+  const int nc = (int) decay_.size();
+  std::fill(features, features + n_features(), 0.0);
+  walk(env);
+
+  const int nw = (int) walk_env.size(), levels = depth_ + 1;
+  const size_t level_size = (size_t) nw * NORB, start_size = level_size * levels;
+  sv.assign((size_t) nc * NORB * start_size, 0.0);
+  sw.assign(sv.size(), 0.0);
+  for (int c = 0; c < nc; ++c) {
+    for (int o0 = 0; o0 < NORB; ++o0) {
+      const int cls = o0 == 0 ? 0 : 1;    // s diagonal, or a term of the p trace
+      double *vc = &sv[((size_t) c * NORB + o0) * start_size];
+      double *wc = &sw[((size_t) c * NORB + o0) * start_size];
+      vc[o0] = 1.0;    // the centre (walk node 0), orbital o0
+      for (int a = 0; a <= depth_; ++a) {
+        const double *va = vc + a * level_size;
+        const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
+        if (need_next || need_odd) {
+          double *hv = wc + a * level_size;
+          apply_h(c, va, hv);
+          if (need_next) std::copy(hv, hv + level_size, vc + (a + 1) * level_size);
+        }
+        if (a == 0) continue;
+        for (int k = 0; k < nw; ++k) {
+          const double *vk = va + NORB * k;
+          if (2 * a <= n_max_)
+            features[sp_index(2 * a, c, cls, walk_species[k])] +=
+                vk[0] * vk[0] + vk[1] * vk[1] + vk[2] * vk[2] + vk[3] * vk[3];
+          if (need_odd) {
+            const double *wk = wc + a * level_size + NORB * k;
+            features[sp_index(2 * a + 1, c, cls, walk_species[k])] +=
+                vk[0] * wk[0] + vk[1] * wk[1] + vk[2] * wk[2] + vk[3] * wk[3];
+          }
+        }
+      }
     }
   }
 }
 
+void SpMomentsBlock::backprop(Environment &env, const double *dE_dG)
+{
+  const int nc = (int) decay_.size();
+  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  const size_t level_size = (size_t) nw * NORB, start_size = level_size * levels;
+  dE_dr_edge.assign(ne, 0.0);
+  dE_dl_edge.assign(3 * (size_t) ne, 0.0);
+  sgbar.resize(level_size);
+  sgnext.resize(level_size);
+  sx.resize(level_size);
+
+  for (int c = 0; c < nc; ++c) {
+    for (int o0 = 0; o0 < NORB; ++o0) {
+      const int cls = o0 == 0 ? 0 : 1;
+      const double *vc = &sv[((size_t) c * NORB + o0) * start_size];
+      const double *wc = &sw[((size_t) c * NORB + o0) * start_size];
+      // sgbar = dE/dv_a, swept from the deepest level down to level 1.
+      std::fill(sgbar.begin(), sgbar.end(), 0.0);
+      for (int a = depth_; a >= 1; --a) {
+        const double *va = vc + a * level_size, *vprev = vc + (a - 1) * level_size;
+        if (2 * a <= n_max_)
+          for (int k = 0; k < nw; ++k) {
+            const double beta = 2.0 * dE_dG[sp_index(2 * a, c, cls, walk_species[k])];
+            for (int o = 0; o < NORB; ++o) sgbar[NORB * k + o] += beta * va[NORB * k + o];
+          }
+        if (2 * a + 1 <= n_max_) {
+          // mu = v^T D H v: dv = D (H v) + H (D v); dH from (D v)^T H v.
+          const double *wa = wc + a * level_size;
+          for (int k = 0; k < nw; ++k) {
+            const double beta = dE_dG[sp_index(2 * a + 1, c, cls, walk_species[k])];
+            for (int o = 0; o < NORB; ++o) {
+              sx[NORB * k + o] = beta * va[NORB * k + o];
+              sgbar[NORB * k + o] += beta * wa[NORB * k + o];
+            }
+          }
+          apply_h(c, sx.data(), sgbar.data());
+          accumulate_bilinear(c, sx.data(), va, 1.0);
+        }
+        // Through v_a = H v_(a-1): dH from gbar^T H v_(a-1); gnext = H gbar.
+        accumulate_bilinear(c, sgbar.data(), vprev, 1.0);
+        std::fill(sgnext.begin(), sgnext.end(), 0.0);
+        apply_h(c, sgbar.data(), sgnext.data());
+        sgbar.swap(sgnext);
+      }
+    }
+  }
+  project_edge_gradients(env, dE_dr_edge.data(), dE_dl_edge.data());
+}
 
 std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, int n_species)
 {
@@ -244,8 +426,7 @@ std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, int n_specie
     sp_splitting = b["sp_splitting"].number();
   }
   if (orbitals == "s") return std::make_unique<MomentsBlock>((int) n_max, rb, r0, decay, n_species);
-  (void) sp_splitting;
-  b["orbitals"].fail("orbitals 'sp' is not built yet");    // PLACEHOLDER, replaced in this session
+  return std::make_unique<SpMomentsBlock>((int) n_max, rb, r0, decay, sp_splitting, n_species);
 }
 
 }    // namespace tinynet

@@ -28,7 +28,13 @@ class MomentsBlock : public DescriptorBlock {
   // Hopping of every channel and its r-derivative at distance r (r < bond cutoff).
   void hoppings(double r, double *h, double *dh) const;
 
- private:
+ protected:
+  // Breadth-first walk over bonds from the centre to depth floor(n_max/2),
+  // recording each edge once (to the next shell, and within a shell for odd
+  // moments); fills walk_env, walk_species, edge_p/q/bond.
+  void walk(Environment &env);
+  // Each edge's dE/d(bond length) and dE/d(unit vector) into node gradients.
+  void project_edge_gradients(Environment &env, const double *dE_dr, const double *dE_dunit) const;
   void ensure_row(int node);    // bonds of `node` into the table
   int feature_index(int n, int c, int s) const
   {
@@ -49,6 +55,43 @@ class MomentsBlock : public DescriptorBlock {
   std::vector<double> v;              // [channel][level 0..depth][walk node]
   std::vector<double> w;              // [channel][level][walk node]: H v (odd moments)
   std::vector<double> gbar, gnext, dE_dr_edge;
+};
+
+// Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
+// block between {s, px, py, pz} of its two atoms,
+//   H_ss = eta_sss h,  H_s,m = eta_sps l_m h,  H_m,s = -eta_sps l_m h,
+//   H_m,n = (eta_ppp delta_mn + (eta_pps - eta_ppp) l_m l_n) h,
+// with l the unit vector along the bond and h = h_c(r) the channel's hopping;
+// optionally an on-site p level `sp_splitting` above s. Features per n,
+// channel and middle-node species: the s diagonal [H^n]_(is,is) and the p
+// trace sum_m [H^n]_(ipm,ipm), both rotation invariant; n = 4 p traces
+// contain (l_ij . l_ik)^2, i.e. bond angles.
+class SpMomentsBlock : public MomentsBlock {
+ public:
+  // Harrison's universal ratios (Solid State Table), fixed: the decay
+  // channels and the network carry the freedom.
+  static constexpr double ETA_SSS = -1.40, ETA_SPS = 1.84, ETA_PPS = 3.24, ETA_PPP = -0.81;
+
+  SpMomentsBlock(int n_max, double bond_cutoff, double r0, std::vector<double> decay_lengths,
+                 double sp_splitting, int n_species);
+  int n_features() const override { return 2 * MomentsBlock::n_features(); }
+  void compute(Environment &env, double *features) override;
+  void backprop(Environment &env, const double *dE_dG) override;
+
+ private:
+  int sp_index(int n, int c, int orbital_class, int s) const
+  {
+    return (((n - 2) * (int) decay_.size() + c) * 2 + orbital_class) * n_species_ + s;
+  }
+  // out[p] += B v[q], out[q] += B^T v[p] over the walk's edges (4 orbitals a node), plus on-site.
+  void apply_h(int c, const double *v, double *out) const;
+  // Accumulate dE/dh and dE/dl of x^T H y (x, y: 4 orbitals a node) into the edge buffers.
+  void accumulate_bilinear(int c, const double *x, const double *y, double scale);
+
+  double sp_splitting_;
+  // [channel][start orbital 0..3][level][walk node][4]
+  std::vector<double> sv, sw;
+  std::vector<double> sgbar, sgnext, sx, dE_dh_edge, dE_dl_edge;
 };
 
 }    // namespace tinynet
