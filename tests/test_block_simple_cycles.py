@@ -152,3 +152,23 @@ def test_exploding_search_is_refused_with_advice():
     block = cycles_block(n_max=8, bond_cutoff=3.2, r0=2.1)
     with pytest.raises(RuntimeError, match=r"centre node 0 .*more than 2000000 paths.*smaller n_max or bond_cutoff"):
         descriptors.compute(atoms, {"blocks": [block]}, ["Si"], jacobian=False)
+
+
+def test_exploding_search_stops_lammps_with_the_message(tmp_path):
+    from conftest import write_random_potential
+    from test_lammps_plugin import run_expecting_error
+
+    block = cycles_block(n_max=8, bond_cutoff=3.2, r0=2.1)
+    path = write_random_potential(tmp_path / "dense.tinynet", ["Si"], {"blocks": [block]})
+    message = run_expecting_error(f"""
+        units metal
+        lattice fcc 3.0
+        region box block 0 2 0 2 0 2
+        create_box 1 box
+        create_atoms 1 box
+        mass * 28.0
+        pair_style tinynet
+        pair_coeff * * {path} Si
+        run 0
+    """)
+    assert "more than 2000000 paths" in message and "smaller n_max or bond_cutoff" in message

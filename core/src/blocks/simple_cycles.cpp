@@ -51,8 +51,9 @@ double SimpleCyclesBlock::memory_bytes() const
 // Breadth-first walk over bonds out to depth floor(n_max/2): no node of a
 // cycle of at most n_max bonds is further from the centre. Records each edge
 // once (to the next shell, or within a shell); edges within the outermost
-// shell close only odd cycles longer than n_max unless n_max is odd. Nodes
-// beyond the centre's list are added to the environment as they are reached.
+// shell only close cycles of 2*depth+1 bonds, so they are walked only for an
+// odd n_max. Nodes beyond the centre's list are added to the environment as
+// they are reached.
 void SimpleCyclesBlock::walk_bonds(Environment &env)
 {
   const int depth = n_max_ / 2;
