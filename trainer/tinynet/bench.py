@@ -297,6 +297,7 @@ class Case:
     note: str = ""
     potential: str | None = None
     tether: float = 0.0  # eV/A^2 of fix spring/self (0: none)
+    lattice: float | None = None  # lattice constant (A); default: the system's own
     # results
     status: str = "pending"
     steps: int | None = None
@@ -343,16 +344,16 @@ class Case:
         return self.status == "ok"
 
 
-def _system_setup(system: str, rep) -> tuple[str, list]:
+def _system_setup(system: str, rep, lattice=None) -> tuple[str, list]:
     nx, ny, nz = rep
     if system == "si":
-        text = f"""lattice diamond {SI_LATTICE}
+        text = f"""lattice diamond {lattice or SI_LATTICE}
 region box block 0 {nx} 0 {ny} 0 {nz}
 create_box 1 box
 create_atoms 1 box
 mass 1 {MASSES['Si']}"""
         return text, ["Si"]
-    text = f"""lattice custom {SRTIO3_LATTICE} a1 1 0 0 a2 0 1 0 a3 0 0 1 &
+    text = f"""lattice custom {lattice or SRTIO3_LATTICE} a1 1 0 0 a2 0 1 0 a3 0 0 1 &
   basis 0.0 0.0 0.0 basis 0.5 0.5 0.5 basis 0.5 0.5 0.0 basis 0.5 0.0 0.5 basis 0.0 0.5 0.5
 region box block 0 {nx} 0 {ny} 0 {nz}
 create_box 3 box
@@ -365,7 +366,7 @@ mass 3 {MASSES['O']}"""
 
 def make_input(case: Case, repeats: int, max_steps: int, min_steps: int, target_time: float,
                neigh_every: int = 0) -> str:
-    setup, _ = _system_setup(case.system, case.replication)
+    setup, _ = _system_setup(case.system, case.replication, case.lattice)
     pair = "\n".join(case.pair_lines)
     lines = [
         "# tinynet bench: " + f"{case.system_label}, {case.label}, {case.ranks} rank(s)",
@@ -897,6 +898,28 @@ def _time_call(fn, repeats):
     return min(times), statistics.median(times)
 
 
+def angular_block_variants(quick=False):
+    """(label, block) for the cost table: each block type at typical settings."""
+    rb, rc = 3.06, 4.35
+    centres = [round(0.75 * SI_D1 + i * (rc - 0.75 * SI_D1) / 8, 4) for i in range(8)]
+    walk = {"bond_cutoff": rb, "r0": SI_D1, "decay_lengths": [0.5, 1.0]}
+    variants = [
+        ("moments s n4", {"type": "moments", "n_max": 4, **walk}),
+        ("moments sp n4", {"type": "moments", "orbitals": "sp", "n_max": 4, **walk}),
+        ("simple_cycles n6", {"type": "simple_cycles", "n_max": 6, **walk}),
+        ("radial 8", {"type": "radial", "cutoff": rc, "centers": centres, "alpha": 0.8}),
+        ("eann L2 8", {"type": "eann", "cutoff": rc, "centers": centres, "alpha": 0.8, "l_max": 2}),
+        ("bessel n4 l4", {"type": "bessel", "cutoff": rc, "n_max": 4, "l_max": 4}),
+    ]
+    if not quick:
+        variants += [
+            ("moments sp n6", {"type": "moments", "orbitals": "sp", "n_max": 6, **walk}),
+            ("eann L3 8", {"type": "eann", "cutoff": rc, "centers": centres, "alpha": 0.8, "l_max": 3}),
+            ("bessel n6 l6 5.5A", {"type": "bessel", "cutoff": 5.5, "n_max": 6, "l_max": 6}),
+        ]
+    return variants
+
+
 def descriptor_study(cells=5, repeats=5, rattle=0.05, workdir=None, quick=False, log=print) -> dict:
     """Cost per atom of descriptor blocks through the C++ core (no LAMMPS).
 
@@ -907,7 +930,8 @@ def descriptor_study(cells=5, repeats=5, rattle=0.05, workdir=None, quick=False,
       total      Potential.evaluate with the 16x32 network    what pair_style tinynet does per step
       network    total - fwd+bwd                              16x32 network, forward + backward
     Variants: moments vs n_max = 2..8 (2 decay channels), moments vs bond
-    cutoff (neighbour count), radial vs cutoff, and the L4(2)/L6(4) presets.
+    cutoff (neighbour count), radial vs cutoff, the L4(2)/L6(4) presets, and
+    every block type alone (angular_block_variants).
     Graph construction (Python neighbour lists) is not timed.
     """
     import numpy as np
@@ -972,6 +996,10 @@ def descriptor_study(cells=5, repeats=5, rattle=0.05, workdir=None, quick=False,
             {"type": "radial", "cutoff": rc, "centers": centres, "alpha": 0.8}]}))
     for preset in (("L4(2)",) if quick else ("L4(2)", "L6(4)")):
         rows.append(measure("preset", preset, make_preset(preset, SI_D1)))
+    # Every block type alone, at settings comparable to the presets' (same
+    # bond cutoff for the walks, the L4(2) radial range for neighbour sums).
+    for name, block in angular_block_variants(quick):
+        rows.append(measure("block", name, {"blocks": [block]}))
     if own_dir:
         shutil.rmtree(workdir, ignore_errors=True)
     return {"atoms": n, "structure": f"diamond Si {cells}^3 cells, a={SI_LATTICE}, rattle {rattle} A",

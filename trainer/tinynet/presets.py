@@ -74,6 +74,13 @@ def parse_preset(name: str):
     return n, shells
 
 
+def angular_cutoff(d1: float) -> float:
+    """Cutoff of neighbour-sum blocks: past the 2nd diamond shell (1.63 d1) and
+    at least 5 A, as peers use, so that a molecular or layered system whose
+    d1 is a short covalent bond still sees its neighbouring molecules."""
+    return max(round(SHELL_CUTOFF[2] * d1, 3), 5.0)
+
+
 def make_preset(name: str, d1: float) -> dict:
     """Explicit descriptor dict for preset ``name`` and nearest-neighbour distance d1 (A)."""
     n, shells = parse_preset(name)
