@@ -195,3 +195,38 @@ def test_well_formed_block_accepted_by_both_readers():
     """The malformed cases above differ from EVEN in one field only."""
     assert _core.Descriptor(json.dumps({"blocks": [EVEN]}), 2).n_features == 4 * 5 * 3
     validate_potential(random_potential(["Si", "Ge"], {"blocks": [EVEN]}))
+
+
+# ---------------------------------------------------------------------------
+# In LAMMPS
+# ---------------------------------------------------------------------------
+
+def test_lammps_forces_match_python_and_energy_gradient(tmp_path):
+    """pair_style tinynet with an eann block: LAMMPS = the Python core, and
+    forces = -dE/dr by central differences of the LAMMPS energy."""
+    from conftest import write_random_potential
+    from tinynet.calculator import TinyNetCalculator
+    from test_lammps_plugin import by_id, energy, sige_cell, to_ase
+
+    path = write_random_potential(tmp_path / "eann.tinynet", ["Si", "Ge"], {"blocks": [EVEN]}, seed=4,
+                                  feature_scale={"feature_std": 50.0})
+    lmp = sige_cell(path)
+    atoms = to_ase(lmp)
+    atoms.calc = TinyNetCalculator(path)
+    forces = by_id(lmp, "f")
+    assert atoms.get_potential_energy() == pytest.approx(lmp.get_thermo("pe"), rel=1e-12)
+    assert np.abs(atoms.get_forces() - forces).max() < 1e-10 * np.abs(forces).max()
+
+    ids = lmp.numpy.extract_atom("id")[: lmp.extract_global("nlocal")]
+    h, fd, analytic = 1e-5, [], []
+    for atom in (0, 9, 33):
+        local = int(np.where(ids == atom + 1)[0][0])
+        for d in range(3):
+            lmp.numpy.extract_atom("x")[local, d] += h
+            e_plus = energy(lmp)
+            lmp.numpy.extract_atom("x")[local, d] -= 2 * h
+            e_minus = energy(lmp)
+            lmp.numpy.extract_atom("x")[local, d] += h
+            fd.append(-(e_plus - e_minus) / (2 * h))
+            analytic.append(forces[atom, d])
+    assert np.abs(np.array(fd) - np.array(analytic)).max() < 1e-6 * np.abs(forces).max()

@@ -11,9 +11,9 @@ namespace tinynet {
 
 namespace {
 
-// CHUNK doubles as one value (GCC/Clang vector extension): the backward pass
-// works on chunks of monomials, which the compiler left to itself vectorised
-// across Gaussians instead, with long serial sums.
+// CHUNK doubles as one value (GCC/Clang vector extension). Both passes work
+// on chunks of monomials; left to itself, the compiler vectorised the backward
+// loops across Gaussians instead, with long serial sums.
 using Vec = double __attribute__((vector_size(EannBlock::CHUNK * sizeof(double))));
 
 inline Vec load(const double *p)
@@ -22,6 +22,8 @@ inline Vec load(const double *p)
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+
+inline void store(double *p, Vec v) { std::memcpy(p, &v, sizeof v); }
 
 inline Vec gather(const double *p, const int *index)
 {
@@ -68,7 +70,7 @@ EannBlock::EannBlock(double cutoff, std::vector<double> centers, double alpha, i
   n_mono_ = (int) lx_.size();
   mono_start_.push_back(n_mono_);
   // Per-monomial rows are padded to a multiple of CHUNK with zero entries
-  // (weight 0, derivative factors 0), so the backward pass runs in whole chunks.
+  // (monomial 0, derivative factors 0), so both passes run in whole chunks.
   stride_ = (n_mono_ + CHUNK - 1) / CHUNK * CHUNK;
   for (int m = 0; m < stride_; ++m) {
     const bool real = m < n_mono_;
@@ -181,10 +183,12 @@ void EannBlock::compute(Environment &env, double *features)
     radial(r, b, &dbasis[n * nk]);
     monomials(env.rel[3 * j], env.rel[3 * j + 1], env.rel[3 * j + 2], mj);
     double *Ts = &T[(size_t) env.species[j] * nk * nm];
-    for (int k = 0; k < nk; ++k) {
-      double *Tk = Ts + (size_t) k * nm;
-      const double bk = b[k];
-      for (int m = 0; m < nm; ++m) Tk[m] += bk * mj[m];
+    for (int m = 0; m < nm; m += CHUNK) {
+      const Vec mono_m = load(mj + m);
+      for (int k = 0; k < nk; ++k) {
+        double *Tkm = Ts + (size_t) k * nm + m;
+        store(Tkm, load(Tkm) + b[k] * mono_m);
+      }
     }
   }
 

@@ -19,7 +19,7 @@ namespace tinynet {
 // backprop forms dE/dT and makes one more pass.
 class EannBlock : public DescriptorBlock {
  public:
-  static constexpr int CHUNK = 4;    // monomials per vector chunk in backprop
+  static constexpr int CHUNK = 4;    // monomials per vector chunk
   EannBlock(double cutoff, std::vector<double> centers, double alpha, int l_max, int n_species);
   std::string type() const override { return "eann"; }
   int n_features() const override { return (l_max_ + 1) * n_centers_ * n_pairs_; }
