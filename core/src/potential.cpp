@@ -33,16 +33,40 @@ std::string EvaluationError::message(Kind k, const std::string &a, const std::st
 
 namespace {
 
+// Every listed pair of the graph (centres' lists and the bond lists of the
+// other nodes: all the pairs a descriptor may touch) must be finite and at
+// least MIN_DISTANCE apart. Checked for all nodes before any centre is
+// evaluated, so that coincident atoms are reported as such wherever they are,
+// not as the NaN they would cause in a neighbour's descriptor.
+void check_distances(const NeighborGraph &graph)
+{
+  const double min_sq = MIN_DISTANCE * MIN_DISTANCE;
+  for (int i = 0; i < graph.n_nodes; ++i) {
+    if (graph.species[i] < 0) continue;
+    const double *xi = graph.x + 3 * i;
+    for (int k = 0; k < graph.count[i]; ++k) {
+      const int j = graph.neighbor(i, k);
+      if (j == i || graph.species[j] < 0) continue;
+      const double *xj = graph.x + 3 * j;
+      const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (!std::isfinite(rsq))    // NaN would slip through every "r < cutoff" test
+        throw EvaluationError(EvaluationError::Kind::NON_FINITE,
+                              std::isfinite(xi[0] + xi[1] + xi[2]) ? j : i, -1, 0.0);
+      if (rsq < min_sq) throw EvaluationError(EvaluationError::Kind::CLOSE_ATOMS, i, j, std::sqrt(rsq));
+    }
+  }
+}
+
 // Repulsion of centre i with its listed neighbours (half of each pair: the
-// partner's own turn as centre adds the other half) and the closeness check,
-// in one walk over i's list. Gradients go straight into the forces; returns
-// the energy and adds the virial of this centre to w.
+// partner's own turn as centre adds the other half). Gradients go straight
+// into the forces; returns the energy and adds the virial of this centre to w.
 double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, int i, double *force,
                   double w[6], double &gradient_sum)
 {
+  if (!repulsion.enabled()) return 0.0;
   const double *xi = graph.x + 3 * i;
   const int si = graph.species[i];
-  const double min_sq = MIN_DISTANCE * MIN_DISTANCE;
   double energy = 0.0;
   for (int k = 0; k < graph.count[i]; ++k) {
     const int j = graph.neighbor(i, k);
@@ -51,11 +75,7 @@ double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, in
     const double *xj = graph.x + 3 * j;
     const double d[3] = {xj[0] - xi[0], xj[1] - xi[1], xj[2] - xi[2]};
     const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-    if (!std::isfinite(rsq))    // NaN would slip through every "r < cutoff" test
-      throw EvaluationError(EvaluationError::Kind::NON_FINITE, std::isfinite(xi[0] + xi[1] + xi[2]) ? j : i, -1, 0.0);
-    if (rsq < min_sq)
-      throw EvaluationError(EvaluationError::Kind::CLOSE_ATOMS, i, j, std::sqrt(rsq));
-    if (!repulsion.enabled() || !(rsq < repulsion.outer_sq(si, sj))) continue;
+    if (!(rsq < repulsion.outer_sq(si, sj))) continue;
     const double r = std::sqrt(rsq);
     double dE_dr = 0.0;
     energy += 0.5 * repulsion.energy(si, sj, r, dE_dr);
@@ -82,6 +102,7 @@ double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, in
 void compute_repulsion(const CoreRepulsion &repulsion, const NeighborGraph &graph, const int *centers,
                        int n_centers, EvalOutput &out)
 {
+  check_distances(graph);
   for (int c = 0; c < n_centers; ++c) {
     const int i = centers[c];
     if (graph.species[i] < 0) continue;
@@ -104,13 +125,12 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
 {
   const int nf = descriptor.n_features();
   std::vector<double> G(nf), dE_dG(nf);
+  check_distances(graph);
   descriptor.prepare(graph);
   for (int c = 0; c < n_centers; ++c) {
     const int i = centers[c];
     const int t = graph.species[i];
     if (t < 0) continue;
-    // Repulsion and closeness first: coincident atoms must stop us before
-    // they turn the descriptor into NaN.
     double w[6] = {0, 0, 0, 0, 0, 0};
     double gradient_sum = 0.0;    // NaN/inf anywhere in this centre's forces shows up here
     const double e_pair = pair_terms(graph, repulsion, i, out.force, w, gradient_sum);

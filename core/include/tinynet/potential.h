@@ -106,8 +106,9 @@ class Potential {
   double list_cutoff() const { return std::max(descriptor.list_cutoff(), repulsion.max_outer()); }
 
   // Evaluate the energy of the given centres and accumulate forces on every node.
-  // Throws EvaluationError for atoms closer than MIN_DISTANCE to a centre and
-  // for a non-finite energy or force contribution of a centre.
+  // Throws EvaluationError for any listed pair of nodes closer than MIN_DISTANCE
+  // (or with a non-finite position) and for a non-finite energy or force
+  // contribution of a centre.
   void compute(const NeighborGraph &graph, const int *centers, int n_centers, EvalOutput &out);
   int element_index(const std::string &symbol) const;    // -1 if absent
 };
