@@ -1,0 +1,110 @@
+"""One validation, two readers: the C++ reader (LAMMPS, the calculator) and
+the Python reader accept and reject exactly the same files of a seeded
+hostile corpus (tests/fuzz_potential_files.py), every rejection names the
+file, and every accepted file gives finite energies, forces and stress."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from fuzz_potential_files import make_corpus
+
+from tinynet import _core
+from tinynet.calculator import TinyNetCalculator
+from tinynet.potential_file import read_potential
+from tinynet.validation import PotentialFileError
+
+N_FILES = 400
+
+
+def structure(base):
+    """A small rattled structure with the elements of the corpus' base file."""
+    atoms = bulk("Si", "diamond", 5.43, cubic=True)
+    atoms.rattle(0.05, seed=1)
+    if base == "SiO":
+        atoms.symbols[[1, 4]] = "O"
+    return atoms
+
+
+def verdict(read, path):
+    """("accept", "") or ("reject", message); any other exception propagates."""
+    try:
+        read(path)
+    except PotentialFileError as exc:
+        return "reject", str(exc)
+    return "accept", ""
+
+
+def finite_results(path, base):
+    atoms = structure(base)
+    atoms.calc = TinyNetCalculator(path)
+    e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+    return np.isfinite(e) and np.all(np.isfinite(f)) and np.all(np.isfinite(s))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    files = make_corpus(tmp_path_factory.mktemp("fuzz"), N_FILES)
+    verdicts = []
+    for path, mutation, base in files:
+        py = verdict(read_potential, path)
+        cpp = verdict(lambda p: _core.Potential(str(p)), path)
+        verdicts.append((path, mutation, base, py, cpp))
+    return verdicts
+
+
+def test_corpus_is_reproducible_and_varied(corpus, tmp_path):
+    again = make_corpus(tmp_path, N_FILES)
+    assert [p.read_bytes() for p, *_ in again[:50]] == [p.read_bytes() for p, *_ in corpus[:50]]
+    counts = collections.Counter((mutation, py[0]) for _, mutation, _, py, _ in corpus)
+    accepted = sum(n for (_, v), n in counts.items() if v == "accept")
+    # both outcomes well represented, and every mutation kind used
+    assert 0.2 * N_FILES < accepted < 0.7 * N_FILES, counts
+    assert len({m for m, _ in counts}) == 22
+
+
+def test_readers_agree_on_every_file(corpus):
+    disagree = [(p.name, py, cpp) for p, _, _, py, cpp in corpus if py[0] != cpp[0]]
+    assert not disagree
+
+
+def test_every_rejection_names_the_file(corpus):
+    for path, _, _, py, cpp in corpus:
+        for outcome, message in (py, cpp):
+            if outcome == "reject":
+                assert message.startswith(f"{path}: "), message
+
+
+def test_calculator_raises_the_file_error(corpus):
+    for path, _, _, py, _ in corpus:
+        if py[0] == "reject":
+            with pytest.raises(PotentialFileError, match=f"^{path}: "):
+                TinyNetCalculator(path)
+
+
+def test_accepted_files_give_finite_results(corpus):
+    """Bounds on the parameters this reader owns (network, normalisation,
+    cutoff, repulsion) keep evaluation finite."""
+    checked = 0
+    for path, mutation, base, py, _ in corpus:
+        if py[0] == "accept" and mutation != "block_extreme":
+            assert finite_results(path, base), path.name
+            checked += 1
+    assert checked > 0.2 * N_FILES
+
+
+@pytest.mark.xfail(strict=True, reason="descriptor block readers do not bound centers/r0/alpha/decay_lengths "
+                                       "yet (e.g. radial centers 1e308 gives NaN); reported to the lead")
+def test_accepted_block_extremes_give_finite_results(corpus):
+    bad = []
+    for path, mutation, base, py, _ in corpus:
+        if py[0] == "accept" and mutation == "block_extreme":
+            try:
+                if not finite_results(path, base):
+                    bad.append(path.name)
+            except RuntimeError:    # the core's non-finite guard
+                bad.append(path.name)
+    assert not bad, bad
