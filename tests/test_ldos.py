@@ -403,3 +403,31 @@ def test_truncated_ldos_file(tmp_path, sige_ldos_model):
         read_ldos_model(path)
     with pytest.raises(ValueError, match="cut.tinynet: not valid JSON"):
         _core.LdosModel(str(path))
+
+
+def test_example_ldos_melting_runs(tmp_path):
+    """examples/ldos_melting, shortened: the DOS files are written and the
+    total DOS integrates to ~4 electrons per atom below E_F."""
+    import shutil
+
+    from conftest import REPO
+    from tinynet.lammps_support import lammps_potentials_dir, lmp_executable, subprocess_env
+
+    model = REPO / "potentials" / "Si-ldos.tinynet"
+    if not model.exists():
+        pytest.skip("potentials/Si-ldos.tinynet not present")
+    work = tmp_path / "ldos_melting"
+    shutil.copytree(REPO / "examples" / "ldos_melting", work)
+    cmd = [lmp_executable(), "-in", "in.ldos_melt", "-log", "none", "-var", "pair", "sw", "-var", "sw_file",
+           str(lammps_potentials_dir() / "Si.sw"), "-var", "ldos", str(model), "-var", "cells", "2",
+           "-var", "steps", "1000"]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=subprocess_env(), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    fermi = np.loadtxt(work / "dos_fermi_sw.dat")
+    assert fermi.shape == (2, 4) and np.all(fermi[:, 3] >= -0.05)
+    lines = [l for l in (work / "dos_total_sw.dat").read_text().splitlines() if not l.startswith("#")]
+    step, n = map(int, lines[0].split())
+    dos = np.array([float(l.split()[1]) for l in lines[1:1 + n]]) / 64
+    grid = -14.0 + 0.1 * np.arange(n)
+    assert n == 201
+    assert dos[grid <= 0].sum() * 0.1 == pytest.approx(4.0, abs=0.15)

@@ -684,7 +684,7 @@ def main(argv=None):
                     descriptor = json.load(fh)
             train(a.train, a.output, test_paths=a.test, preset=a.preset, descriptor=descriptor,
                   options=options, resume=a.resume, max_time=a.max_time * 60 if a.max_time else None,
-                  plots=not a.no_plots, command=" ".join(sys.argv))
+                  plots=not a.no_plots, command=" ".join(["python -m tinynet.ldos", *(argv or sys.argv[1:])]))
         else:
             m = test_report(a.model, a.data)
             print(json.dumps(m, indent=1) if a.json else format_metrics(m))

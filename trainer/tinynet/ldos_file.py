@@ -155,6 +155,9 @@ def write_ldos_model(path, model):
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)    # mkstemp makes 0600; a model file is for everyone
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
