@@ -1,4 +1,5 @@
-"""Round-trip and bad-input tests of tinynet.potential_file."""
+"""Round-trip and bad-input tests of tinynet.potential_file, and of the C++
+reader (tinynet._core.Potential, the one LAMMPS uses) on the same files."""
 
 import copy
 import json
@@ -7,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from tinynet import _core
 from tinynet.potential_file import (
     PotentialFileError, block_sizes, descriptor_cutoff, evaluate_network,
     n_features, random_potential, read_potential, validate_potential,
@@ -232,6 +234,56 @@ BAD = [
     ("model-extra-key", _set(["models", "O", "scale"], 1.0), "models.O.scale"),
     ("top-extra-key", _set(["comment"], "hi"), "comment"),
     ("provenance-type", _set(["provenance"], "me"), "provenance"),
+    ("provenance-null", _set(["provenance"], None), "provenance"),
+    # bounds that keep every accepted file finite (docs/potential_file.md, "Bounds")
+    ("version-2^32+1", _set(["version"], 4294967297), "version"),
+    ("version-2^64+1", _set(["version"], 2**64 + 1), "version"),
+    ("e0-huge", _set(["models", "Sr", "e0"], 1e308), "models.Sr.e0"),
+    ("weight-huge", _set(["models", "Ti", "layers", 2, "weights", 3, 0], -1.000001e6),
+     "models.Ti.layers[2].weights[3][0]"),
+    ("bias-huge", _set(["models", "Ti", "layers", 0, "bias", 1], 2e6), "models.Ti.layers[0].bias[1]"),
+    ("std-denormal", _set(["models", "O", "feature_std", 4], 5e-324), "models.O.feature_std[4]"),
+    ("std-relative-floor", lambda p: (p["models"]["O"]["feature_mean"].__setitem__(3, 1e4),
+                                      p["models"]["O"]["feature_std"].__setitem__(3, 0.9e-2)),
+     "models.O.feature_std[3]"),
+    ("too-many-layers", lambda p: p["models"]["O"]["layers"].__setitem__(slice(1, 1), copy.deepcopy(
+        [{"weights": np.eye(16).tolist(), "bias": [0.0] * 16, "activation": "linear"}] * 15)),
+     "models.O.layers"),
+    ("cutoff>20", lambda p: (p["descriptor"]["blocks"][0].update(n_max=16), p.update(cutoff=24.0)),
+     "cutoff"),
+    ("empty-element", lambda p: (p["elements"].__setitem__(0, ""), p["models"].__setitem__("", p["models"].pop("Sr"))),
+     "elements[0]"),
+]
+
+REPULSION = {"type": "zbl", "atomic_numbers": {"Sr": 38, "Ti": 22, "O": 8},
+             "pairs": {"Sr-Sr": {"inner": 2.0, "outer": 2.6}, "Sr-Ti": {"inner": 2.0, "outer": 2.6},
+                       "Sr-O": {"inner": 1.5, "outer": 2.1}, "Ti-Ti": {"inner": 1.9, "outer": 2.5},
+                       "Ti-O": {"inner": 1.2, "outer": 1.8}, "O-O": {"inner": 1.6, "outer": 2.2}}}
+
+
+def _repulsion(mutate=None):
+    def apply(p):
+        p["core_repulsion"] = copy.deepcopy(REPULSION)
+        if mutate:
+            mutate(p["core_repulsion"])
+    return apply
+
+
+BAD += [
+    ("rep-type", _repulsion(lambda r: r.update(type="lj")), "core_repulsion.type"),
+    ("rep-missing-pair", _repulsion(lambda r: r["pairs"].pop("Ti-O")), "core_repulsion.pairs.Ti-O"),
+    ("rep-reversed-pair", _repulsion(lambda r: r["pairs"].__setitem__("O-Ti", r["pairs"].pop("Ti-O"))),
+     "core_repulsion.pairs."),
+    ("rep-z-0", _repulsion(lambda r: r["atomic_numbers"].update(O=0)), "core_repulsion.atomic_numbers.O"),
+    ("rep-z-119", _repulsion(lambda r: r["atomic_numbers"].update(O=119)), "core_repulsion.atomic_numbers.O"),
+    ("rep-z-float", _repulsion(lambda r: r["atomic_numbers"].update(O=8.0)), "core_repulsion.atomic_numbers.O"),
+    ("rep-missing-z", _repulsion(lambda r: r["atomic_numbers"].pop("Sr")), "core_repulsion.atomic_numbers.Sr"),
+    ("rep-narrow-switch", _repulsion(lambda r: r["pairs"]["O-O"].update(outer=1.65)),
+     "core_repulsion.pairs.O-O.outer"),
+    ("rep-inner<0", _repulsion(lambda r: r["pairs"]["O-O"].update(inner=-0.1)), "core_repulsion.pairs.O-O.inner"),
+    ("rep-outer>cutoff", _repulsion(lambda r: r["pairs"]["O-O"].update(outer=6.5)),
+     "core_repulsion.pairs.O-O.outer"),
+    ("rep-extra-key", _repulsion(lambda r: r["pairs"]["O-O"].update(width=0.5)), "core_repulsion.pairs.O-O.width"),
 ]
 
 
@@ -244,6 +296,10 @@ def test_bad_file_names_path_and_field(tmp_path, pot, mutate, field):
         read_potential(path)
     message = str(info.value)
     assert message.startswith(f"{path}: {field}"), message
+    # the C++ reader rejects the file too, naming the same field
+    with pytest.raises(PotentialFileError) as info:
+        _core.Potential(str(path))
+    assert str(info.value).startswith(f"{path}: {field}"), str(info.value)
     # the same check in memory, and write refuses without creating the file
     with pytest.raises(PotentialFileError, match="^<memory>: "):
         validate_potential(pot)
@@ -298,3 +354,66 @@ def test_failed_write_keeps_old_file(tmp_path, pot):
     with pytest.raises(PotentialFileError):
         write_potential(path, broken)
     assert path.read_text() == before
+
+
+def test_repulsion_section_round_trip(tmp_path, pot):
+    pot["core_repulsion"] = copy.deepcopy(REPULSION)
+    path = tmp_path / "rep.tinynet"
+    write_potential(path, pot)
+    assert read_potential(path)["core_repulsion"] == REPULSION
+    assert _core.Potential(str(path)).has_core_repulsion
+
+
+def _valid_text(pot):
+    return json.dumps(pot, indent=1)
+
+
+# Files that are not strict JSON, or that no double can hold: (id, bytes
+# from the valid text, words of the message).
+RAW = [
+    ("bom", lambda t: b"\xef\xbb\xbf" + t.encode(), "byte-order mark"),
+    ("trailing-nul", lambda t: t.encode() + b"\0", "NUL byte"),
+    ("trailing-garbage", lambda t: t.encode() + b"x", ""),
+    ("duplicate-key", lambda t: t.replace('"cutoff":', '"cutoff": 99, "cutoff":', 1).encode(),
+     "duplicate key 'cutoff'"),
+    ("lone-surrogate", lambda t: t.replace('"generator": "', '"generator": "\\ud800', 1).encode(), "surrogate"),
+    ("latin-1", lambda t: t.replace('"generator": "', '"generator": "\xe9', 1).encode("latin-1"), ""),
+    ("deep-provenance", lambda t: t.replace('"seed": 1', '"seed": ' + "[" * 65 + "]" * 65, 1).encode(),
+     "nested deeper than 64"),
+    ("very-deep", lambda t: t.replace('"seed": 1', '"seed": ' + "[" * 100000 + "]" * 100000, 1).encode(),
+     "nested deeper than 64"),
+    ("400-digit-integer", lambda t: t.replace('"seed": 1', '"seed": ' + "9" * 400, 1).encode(), "overflow"),
+    ("1e400", lambda t: t.replace('"seed": 1', '"seed": 1e400', 1).encode(), "overflow"),
+]
+
+
+@pytest.mark.parametrize("make,words", [r[1:] for r in RAW], ids=[r[0] for r in RAW])
+def test_strict_json_both_readers(tmp_path, pot, make, words):
+    path = tmp_path / "raw.tinynet"
+    path.write_bytes(make(_valid_text(pot)))
+    for read in (read_potential, lambda p: _core.Potential(str(p))):
+        with pytest.raises(PotentialFileError) as info:
+            read(path)
+        assert str(info.value).startswith(f"{path}: ") and words in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace('"generator": "', '"generator": "\\ud83d\\ude00', 1),    # a paired surrogate
+    lambda t: t.replace('"seed": 1', '"seed": ' + "[" * 60 + "]" * 60, 1),       # deep, within the limit
+    lambda t: t.replace('"cutoff"', '"\\u0063utoff"', 1),                          # an escaped key
+    lambda t: t + "\n \t\r\n",                                                    # trailing whitespace
+], ids=["paired-surrogate", "depth-60", "escaped-key", "trailing-space"])
+def test_strict_but_valid_json_accepted_by_both(tmp_path, pot, edit):
+    path = tmp_path / "ok.tinynet"
+    path.write_text(edit(_valid_text(pot)), encoding="utf-8")
+    read_potential(path)
+    _core.Potential(str(path))
+
+
+def test_deep_dict_in_memory_is_a_file_error(pot):
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    pot["provenance"]["deep"] = deep
+    with pytest.raises(PotentialFileError, match="nested deeper than 64"):
+        validate_potential(pot)
