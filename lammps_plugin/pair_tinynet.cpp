@@ -6,6 +6,8 @@
 
    Energies, forces, global and per-atom energy/virial. Many-body forces on
    ghost atoms are reverse-communicated by LAMMPS (newton_pair on required).
+   The core's EvaluationError (two atoms closer than tinynet::MIN_DISTANCE,
+   a non-finite position, energy or force) stops the run naming atom IDs.
 ------------------------------------------------------------------------- */
 
 #include "pair_tinynet.h"

@@ -360,3 +360,44 @@ def test_extrapolation_is_counted_and_can_be_fatal(si_potential, tmp_path):
         setup_commands(path, elements="Si Si").replace("pair_style tinynet", "pair_style tinynet extrapolation error")
     )
     assert "outside the training range" in message
+
+
+def _long_range_potential(tmp_path, radial_cutoff, n_max=4):
+    from tinynet.potential_file import random_potential
+
+    desc = {"blocks": [{"type": "moments", "n_max": n_max, "bond_cutoff": 10.0, "r0": 0.0, "decay_lengths": [1.0]},
+                       {"type": "radial", "cutoff": radial_cutoff, "centers": [2.0, 3.0], "alpha": 1.0}]}
+    doc = random_potential(["Si"], desc, hidden=(4,), seed=3) if n_max == 4 else None
+    if doc is None:    # beyond what write_potential/random_potential accept: edit a valid one
+        doc = random_potential(["Si"], {"blocks": desc["blocks"][1:]}, hidden=(4,), seed=3)
+        doc["descriptor"] = desc
+        doc["cutoff"] = (n_max // 2) * 10.0
+        n_feat = (n_max - 1) + 2
+        for model in doc["models"].values():
+            for key in ("feature_mean", "feature_std", "feature_min", "feature_max"):
+                model[key] = [model[key][0]] * n_feat
+            model["layers"][0]["weights"] = [model["layers"][0]["weights"][0]] * n_feat
+    path = tmp_path / f"long{radial_cutoff}.tinynet"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_longest_cutoff_runs_or_fails_clearly(tmp_path):
+    """20 A, the largest interaction range a file may have, in a box half
+    that size: LAMMPS's own clear neighbour-list message by default, a
+    normal run once the list may hold that many neighbours (never a crash)."""
+    path = _long_range_potential(tmp_path, 20.0)
+    commands = setup_commands(path, elements="Si Si").replace("region box block 0 1 0 1 0 1",
+                                                              "region box block 0 2 0 2 0 2")
+    assert "Neighbor list overflow" in run_expecting_error(commands)
+    lmp = open_lammps()
+    lmp.commands_string(commands.replace("pair_style tinynet", "neigh_modify one 20000 page 400000\npair_style tinynet"))
+    assert np.isfinite(lmp.get_thermo("pe"))
+    lmp.close()
+
+
+def test_range_beyond_maximum_is_refused(tmp_path):
+    """Moments with n_max 6 and bond cutoff 10 reach 30 A: refused when read."""
+    path = _long_range_potential(tmp_path, 5.0, n_max=6)
+    message = run_expecting_error(setup_commands(path, elements="Si Si"))
+    assert f"{path}: cutoff: exceeds the maximum of 20 Angstrom" in message
