@@ -285,3 +285,51 @@ def test_section_errors_name_the_field():
     bad = {"type": "zbl", "atomic_numbers": {"Si": 14}, "pairs": {"Si-Si": {"inner": 1.5, "outer": 1.55}}}
     with pytest.raises(ValueError, match=r"core_repulsion.pairs.Si-Si.outer: must exceed inner"):
         _core.CoreRepulsion(json.dumps(bad), ["Si"], 5.0)
+
+
+def test_trained_potential_carries_the_repulsion(tmp_path):
+    """A short real training run: the written file has the section, its radii
+    are the training data's shortest distances, and a test file with a
+    closer pair is scored against its labels (the full potential's error)."""
+    pytest.importorskip("tensorflow")
+    import ase.io
+    from test_training import make_emt_frames, small_config
+
+    from tinynet.evaluation import predict_one
+    from tinynet.training import train
+
+    frames = make_emt_frames(8, seed=5)
+    train_file, test_file = tmp_path / "train.extxyz", tmp_path / "test.extxyz"
+    ase.io.write(train_file, frames, format="extxyz")
+    squeezed = make_emt_frames(1, seed=9)[0]
+    squeezed.set_cell(squeezed.cell * 0.8, scale_atoms=True)
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    squeezed.calc = EMT()
+    e, f, s = squeezed.get_potential_energy(), squeezed.get_forces(), squeezed.get_stress()
+    squeezed.calc = SinglePointCalculator(squeezed, energy=e, forces=f, stress=s)
+    ase.io.write(test_file, [squeezed], format="extxyz")
+
+    out = tmp_path / "CuAl.tinynet"
+    res = train([str(train_file)], str(out), test_paths=[str(test_file)],
+                config=small_config(epochs=3, batch_size=4, test_fraction=0.0), progress=False,
+                log=lambda *a: None, plots=False)
+    pot = read_potential(out)
+    section = pot["core_repulsion"]
+    assert section["atomic_numbers"] == {"Al": 13, "Cu": 29}
+    shortest = core_repulsion.shortest_distances(frames, pot["elements"])
+    names = {(0, 0): "Al-Al", (0, 1): "Al-Cu", (1, 1): "Cu-Cu"}
+    for key, d in shortest.items():
+        assert d - 1e-6 <= section["pairs"][names[key]]["outer"] <= d
+    # the test structure feels the repulsion; its reported error is that of
+    # network + repulsion against the EMT labels
+    e_rep, _, _ = core_repulsion.baseline(squeezed, section, pot["elements"], pot["cutoff"])
+    assert e_rep > 0.1
+    atoms = squeezed.copy()
+    atoms.calc = TinyNetCalculator(out)
+    full = atoms.get_potential_energy()
+    network_only = predict_one(pot, squeezed)["energy"]
+    assert full == pytest.approx(network_only + e_rep, rel=1e-9)
+    err = abs(full - e) / len(atoms) * 1000
+    assert res.metrics["test"]["energy_rmse_meV_atom"] == pytest.approx(err, rel=1e-6)
