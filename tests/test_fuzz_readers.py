@@ -108,3 +108,15 @@ def test_accepted_block_extremes_give_finite_results(corpus):
             except RuntimeError:    # the core's non-finite guard
                 bad.append(path.name)
     assert not bad, bad
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+    '{"format": "tinynet-potential", "x": "\xe9"}'.encode("latin-1"),
+    b"\xef\xbb\xbf{}",
+], ids=["100000-deep", "latin-1", "bom"])
+def test_calculator_never_raises_a_raw_error(tmp_path, data):
+    path = tmp_path / "hostile.tinynet"
+    path.write_bytes(data)
+    with pytest.raises(PotentialFileError, match=f"^{path}: "):
+        TinyNetCalculator(path)

@@ -29,7 +29,11 @@ class TinyNetCalculator(Calculator):
         super().__init__(**kwargs)
         self.path = str(path)
         self.potential = self.ldos_model = None
-        if is_ldos_file(self.path):
+        try:
+            ldos_only = is_ldos_file(self.path)
+        except RecursionError:  # hostile nesting: let the potential reader name the problem
+            ldos_only = False
+        if ldos_only:
             self.ldos_model = _core.LdosModel(self.path)  # validates the file
             self.implemented_properties = ["ldos"]
         else:
