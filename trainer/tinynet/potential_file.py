@@ -101,19 +101,19 @@ def n_features(descriptor, n_elements):
 # whole potential
 # --------------------------------------------------------------------------
 
-def _plain(obj, depth=0):
+def _plain(obj, depth=0, src="<memory>"):
     """Recursively turn tuples/NumPy arrays/NumPy scalars into plain JSON
     types (list, float, int), leaving everything else unchanged.  Nesting
     deeper than MAX_DEPTH is a PotentialFileError (not a RecursionError)."""
     if isinstance(obj, (dict, list, tuple, np.ndarray)) and depth >= MAX_DEPTH:
-        raise PotentialFileError("<memory>", "",
+        raise PotentialFileError(src, "",
                                  f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(obj, dict):
-        return {k: _plain(v, depth + 1) for k, v in obj.items()}
+        return {k: _plain(v, depth + 1, src) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v, depth + 1) for v in obj]
+        return [_plain(v, depth + 1, src) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist(), depth)
+        return _plain(obj.tolist(), depth, src)
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.integer):
@@ -226,7 +226,7 @@ def validate_potential(potential, source="<memory>"):
     `potential` is a complete, consistent tinynet potential.  NumPy arrays
     and tuples are accepted in place of lists.  Returns None."""
     src = source
-    pot = _plain(potential)
+    pot = _plain(potential, src=src)
     _object(src, "", pot, _TOP_REQUIRED, _TOP_OPTIONAL)
 
     fmt = pot["format"]
