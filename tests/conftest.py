@@ -6,6 +6,13 @@ Physics tests use random (but seeded) networks: they test the machinery
 
 from __future__ import annotations
 
+import os
+
+# Before NumPy loads: the dense references do many small matrix-vector
+# products, which multi-threaded BLAS makes ~100x slower on a busy machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import sys
 from pathlib import Path
 

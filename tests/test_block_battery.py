@@ -53,7 +53,10 @@ def test_core_matches_reference(case, make):
     descriptor = descriptor_of(case)
     core = descriptors.compute(atoms, descriptor, elements)
     ref = numpy_reference.compute(atoms, descriptor, elements)
-    scale = np.abs(ref["features"]).max(axis=0) + 1e-300
+    # Features that vanish by symmetry (odd-l cross terms in a one-atom cell,
+    # say) are sums of terms that cancel: compare them on 1e-3 of the block's
+    # largest feature rather than on their own (round-off) size.
+    scale = np.maximum(np.abs(ref["features"]).max(axis=0), 1e-3 * np.abs(ref["features"]).max()) + 1e-300
     assert np.all(np.abs(core["features"] - ref["features"]) <= 1e-10 * scale)
     n = len(atoms)
     jac_core, jac_ref = cells.dense_jacobian(core, n), cells.dense_jacobian(ref, n)
