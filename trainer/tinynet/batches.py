@@ -240,9 +240,9 @@ def estimate_memory(sample_descs, n_feat, local_atoms, local_stress_atoms, large
                     largest_batch_stress_atoms, total_atoms, itemsize):
     """Bytes this rank will add, from the pairs per atom of a sample of structures.
 
-    A step holds the batch's Jacobian plus two temporaries of the same size
-    (the product with dE/dG and its gradient); building a batch holds the core's
-    float64 output and its float32 copy.
+    A step holds the batch's Jacobian (and, streamed from disk, the buffer it
+    was read into); building a batch holds the core's float64 output and its
+    copy in the training dtype.
     """
     pairs = sum(len(d["pair_center"]) for d in sample_descs)
     atoms = sum(len(d["species"]) for d in sample_descs)
@@ -250,7 +250,7 @@ def estimate_memory(sample_descs, n_feat, local_atoms, local_stress_atoms, large
     per_atom_jac = ppa * n_feat * 3
     store = itemsize * (per_atom_jac * local_atoms + n_feat * 9 * local_stress_atoms)
     batch_heavy = itemsize * (per_atom_jac * largest_batch_atoms + n_feat * 9 * largest_batch_stress_atoms)
-    step = 3 * batch_heavy
+    step = 2 * batch_heavy
     build = (8 + itemsize) * (per_atom_jac + n_feat * 9) * largest_batch_atoms
     resident = total_atoms * n_feat * 8 + local_atoms * n_feat * (8 + itemsize) + total_atoms * 200
     return MemoryEstimate(ppa, int(store), int(step), int(build), int(resident))

@@ -224,11 +224,12 @@ class Model:
         g = tf.concat(grads, 0)
         n_atoms = tf.shape(b["x"])[0]
         energy = self.scale * tf.math.unsorted_segment_sum(out, b["struct"], b["n_struct"])
+        # per pair dE/dG . dG/dr as a batched (1 x F) @ (F x 3) product: no pairs x F x 3 temporary
         gp = tf.gather(g, b["pair_center"])
-        fp = tf.reduce_sum(b["jac"] * gp[:, :, None], axis=1)
+        fp = tf.matmul(gp[:, None, :], b["jac"])[:, 0, :]
         forces = -self.scale * tf.math.unsorted_segment_sum(fp, b["pair_atom"], n_atoms)
         gs = tf.gather(g, b["s_atom"])
-        sp = tf.reduce_sum(b["s_jac"] * gs[:, :, None], axis=1)
+        sp = tf.matmul(gs[:, None, :], b["s_jac"])[:, 0, :]
         stress = tf.math.unsorted_segment_sum(sp, b["s_seg"], b["n_stress"])
         stress = stress * (self.scale * EV_A3_TO_GPA) * b["s_invvol"][:, None]
         return energy, forces, stress
@@ -677,7 +678,10 @@ def build_training_arrays(cfg, split, descriptor, output, comm, store="auto", pr
     total_atoms = split.data.n_atoms
     est = batching.estimate_memory(sample_descs, n_feat, local_atoms, local_stress, biggest[0], biggest[1],
                                    total_atoms, np.dtype(dtype).itemsize)
-    room, where = memory.available_to_process(comm.local_size)
+    try:
+        room, where = memory.available_to_process(comm.local_size)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
     if store == "auto":
         fits = room is None or est.store_bytes <= room // 2
         store = "memory" if est.store_bytes <= batching.IN_MEMORY_BYTES and fits else "disk"
