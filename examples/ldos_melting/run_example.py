@@ -1,7 +1,7 @@
 """Run in.ldos_melt with pair_style tinynet and sw, then plot the DOS at the
 Fermi level against temperature and the total DOS of the crystal and the melt.
 
-    .venv/bin/python examples/ldos_melting/run_example.py [--steps 30000] [--ranks 2] [--pairs tinynet sw]
+    .venv/bin/python examples/ldos_melting/run_example.py [--steps 30000] [--ranks 2] [--pairs sw tinynet]
 """
 
 import argparse
@@ -37,7 +37,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=30000)
     p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--pairs", nargs="+", default=["tinynet", "sw"])
+    p.add_argument("--plot-only", action="store_true", help="reuse the dos_*.dat files of an earlier run")
+    p.add_argument("--pairs", nargs="+", default=["sw"], help="sw and/or tinynet (potentials/Si.tinynet)")
     a = p.parse_args()
     model = read_ldos_model(REPO / "potentials" / "Si-ldos.tinynet")
     egrid = energy_grid(model["ldos"])
@@ -53,7 +54,8 @@ def main():
         cmd = [mpirun_executable(), "-np", str(a.ranks), lmp_executable(), "-in", "in.ldos_melt", "-log",
                f"log.{pair}", "-screen", "none", "-var", "pair", pair, "-var", "steps", str(a.steps),
                "-var", "fermi", str(fermi_col), "-var", "sw_file", str(lammps_potentials_dir() / "Si.sw")]
-        subprocess.run(cmd, cwd=HERE, env=subprocess_env(), check=True)
+        if not a.plot_only:
+            subprocess.run(cmd, cwd=HERE, env=subprocess_env(), check=True)
         f = read_fermi(HERE / f"dos_fermi_{pair}.dat")
         ax1.plot(f[:, 1], f[:, 3], "o-", ms=3, label=f"pair_style {pair}")
         total = read_total(HERE / f"dos_total_{pair}.dat")
@@ -61,10 +63,11 @@ def main():
         for step, style in ((steps[0], "-"), (steps[-1], "--")):
             T = f[np.argmin(np.abs(f[:, 0] - step)), 1]
             ax2.plot(egrid, total[step] / natoms, style, label=f"{pair}, step {step} ({T:.0f} K)")
-        cold, hot = f[f[:, 1] < 1000], f[-3:]
-        print(f"{pair}: DOS(E_F) per atom {cold[:, 3].mean():.4f} states/eV below 1000 K "
-              f"(volume {cold[:, 2].mean():.2f} A^3/atom); {hot[:, 3].mean():.4f} at the end "
-              f"({hot[:, 1].mean():.0f} K, volume {hot[:, 2].mean():.2f} A^3/atom)")
+        print(f"pair_style {pair}: temperature bin, volume (A^3/atom), total DOS at E_F (states/eV/atom)")
+        for lo in range(0, 4000, 250):
+            sel = (f[:, 1] >= lo) & (f[:, 1] < lo + 250)
+            if sel.any():
+                print(f"  {lo:4d}-{lo + 250:4d} K  {f[sel, 2].mean():8.2f}  {f[sel, 3].mean():.4f}  ({sel.sum()} samples)")
     ax1.set_xlabel("temperature (K)")
     ax1.set_ylabel("total DOS at E_F (states/eV/atom)")
     ax1.set_title("DOS at the Fermi level while heating")
