@@ -35,6 +35,7 @@ inline void reset_bond_table(BondTable &t, const NeighborGraph &graph)
   t.row_count.resize(graph.n_nodes);
   t.partner.clear();
   t.unit.clear();
+  t.length.clear();
   t.hop.clear();
   t.dhop.clear();
 }
@@ -60,6 +61,7 @@ inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopp
     t.unit.push_back(dx / r);
     t.unit.push_back(dy / r);
     t.unit.push_back(dz / r);
+    t.length.push_back(r);
     const size_t h = t.hop.size();
     t.hop.resize(h + nc);
     t.dhop.resize(h + nc);
@@ -72,7 +74,7 @@ inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopp
 inline double bond_table_bytes(const BondTable &t)
 {
   return (double) (t.row_start.capacity() + t.row_count.capacity() + t.partner.capacity()) * sizeof(int) +
-      (double) (t.unit.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
+      (double) (t.unit.capacity() + t.length.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
 }
 
 }    // namespace tinynet
