@@ -107,7 +107,11 @@ def test_tiny_benchmark(tmp_path, capsys):
 def test_descriptor_study_quick(tmp_path):
     study = bench.descriptor_study(cells=2, repeats=1, quick=True, workdir=tmp_path, log=lambda s: None)
     kinds = {r["study"] for r in study["rows"]}
-    assert kinds == {"moments_n_max", "moments_bond_cut", "radial_cutoff", "preset"}
+    assert kinds == {"moments_n_max", "moments_bond_cut", "radial_cutoff", "preset", "block"}
+    # every block type of the format is timed
+    from tinynet.blocks import BLOCK_TYPES
+
+    assert {r["descriptor"]["blocks"][0]["type"] for r in study["rows"] if r["study"] == "block"} == set(BLOCK_TYPES)
     for r in study["rows"]:
         assert r["fwd_us"] > 0 and r["total_us"] > 0 and r["n_features"] > 0
         assert r["bwd_us"] == pytest.approx(r["fwd_bwd_us"] - r["fwd_us"])
