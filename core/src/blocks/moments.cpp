@@ -17,6 +17,9 @@ MomentsBlock::MomentsBlock(int n_max, double bond_cutoff, double r0,
     n_max_(n_max), depth_(n_max / 2), n_species_(n_species), rb_(bond_cutoff), r0_(r0),
     decay_(std::move(decay_lengths))
 {
+  hopping_.rb = rb_;
+  hopping_.r0 = r0_;
+  hopping_.decay = decay_;
   if (n_max_ < 2) throw std::invalid_argument("moments block: n_max must be >= 2");
   if (!(rb_ > 0.0)) throw std::invalid_argument("moments block: bond_cutoff must be > 0");
   if (decay_.empty()) throw std::invalid_argument("moments block: decay_lengths is empty");
@@ -24,66 +27,13 @@ MomentsBlock::MomentsBlock(int n_max, double bond_cutoff, double r0,
     if (!(l > 0.0)) throw std::invalid_argument("moments block: decay lengths must be > 0");
 }
 
-void MomentsBlock::hoppings(double r, double *h, double *dh) const
-{
-  const double fc = cutoff_fn(r / rb_), dfc = cutoff_fn_deriv(r / rb_) / rb_;
-  for (size_t c = 0; c < decay_.size(); ++c) {
-    const double e = std::exp(-(r - r0_) / decay_[c]);
-    h[c] = e * fc;
-    dh[c] = e * (dfc - fc / decay_[c]);
-  }
-}
-
 void MomentsBlock::prepare(const NeighborGraph &graph)
 {
   graph_ = &graph;
-  BondTable &t = bonds_;
-  t.row_start.assign(graph.n_nodes, -1);
-  t.row_count.resize(graph.n_nodes);
-  t.partner.clear();
-  t.unit.clear();
-  t.length.clear();
-  t.hop.clear();
-  t.dhop.clear();
+  reset_bond_table(bonds_, graph);
 }
 
-double MomentsBlock::memory_bytes() const
-{
-  const BondTable &t = bonds_;
-  return (double) (t.row_start.capacity() + t.row_count.capacity() + t.partner.capacity()) * sizeof(int) +
-      (double) (t.unit.capacity() + t.length.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
-}
-
-void MomentsBlock::ensure_row(int u)
-{
-  BondTable &t = bonds_;
-  if (t.row_start[u] >= 0) return;
-  const NeighborGraph &graph = *graph_;
-  const int nc = (int) decay_.size();
-  const double rbsq = rb_ * rb_;
-  const double *xu = graph.x + 3 * u;
-  const int first = (int) t.partner.size();
-  for (int k = 0; k < graph.count[u]; ++k) {
-    const int v = graph.neighbor(u, k);
-    if (v == u || graph.species[v] < 0) continue;
-    const double *xv = graph.x + 3 * v;
-    const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
-    const double rsq = dx * dx + dy * dy + dz * dz;
-    if (rsq >= rbsq) continue;
-    const double r = std::sqrt(rsq);
-    t.partner.push_back(v);
-    t.unit.push_back(dx / r);
-    t.unit.push_back(dy / r);
-    t.unit.push_back(dz / r);
-    t.length.push_back(r);
-    const size_t h = t.hop.size();
-    t.hop.resize(h + nc);
-    t.dhop.resize(h + nc);
-    hoppings(r, &t.hop[h], &t.dhop[h]);
-  }
-  t.row_start[u] = first;
-  t.row_count[u] = (int) t.partner.size() - first;
-}
+double MomentsBlock::memory_bytes() const { return bond_table_bytes(bonds_); }
 
 void MomentsBlock::walk(Environment &env)
 {
@@ -107,7 +57,7 @@ void MomentsBlock::walk(Environment &env)
     const int pe = walk_env[p], d = depth_of_env[pe];
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
     const int node = env.node[pe];
-    ensure_row(node);
+    ensure_bond_row(bonds_, *graph_, hopping_, node);
     const int begin = bonds_.row_start[node], end = begin + bonds_.row_count[node];
     for (int b = begin; b < end; ++b) {
       int qe = env.index_of(bonds_.partner[b]);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tinynet/descriptor.h"
+#include "tinynet/hopping.h"
 
 #include <string>
 #include <vector>
@@ -25,8 +26,6 @@ class MomentsBlock : public DescriptorBlock {
   void backprop(Environment &env, const double *dE_dG) override;
   double memory_bytes() const override;
 
-  // Hopping of every channel and its r-derivative at distance r (r < bond cutoff).
-  void hoppings(double r, double *h, double *dh) const;
 
  protected:
   // Breadth-first walk over bonds from the centre to depth floor(n_max/2),
@@ -35,7 +34,6 @@ class MomentsBlock : public DescriptorBlock {
   void walk(Environment &env);
   // Each edge's dE/d(bond length) and dE/d(unit vector) into node gradients.
   void project_edge_gradients(Environment &env, const double *dE_dr, const double *dE_dunit) const;
-  void ensure_row(int node);    // bonds of `node` into the table
   int feature_index(int n, int c, int s) const
   {
     return ((n - 2) * (int) decay_.size() + c) * n_species_ + s;
@@ -43,6 +41,7 @@ class MomentsBlock : public DescriptorBlock {
   int n_max_, depth_, n_species_;
   double rb_, r0_;
   std::vector<double> decay_;
+  Hopping hopping_;
   BondTable bonds_;
   const NeighborGraph *graph_ = nullptr;
 
