@@ -431,3 +431,27 @@ def test_example_ldos_melting_runs(tmp_path):
     grid = -14.0 + 0.1 * np.arange(n)
     assert n == 201
     assert dos[grid <= 0].sum() * 0.1 == pytest.approx(4.0, abs=0.15)
+
+
+def test_cli_hooks_for_tinynet_train_and_test(tmp_path, capsys):
+    """The functions tinynet.cli calls for `train --target ldos` and for
+    `test` on an LDOS file, with the cli's argument names."""
+    from argparse import Namespace
+
+    from tinynet import ldos
+
+    train = write_synthetic(tmp_path / "train.extxyz", 10, seed=7)
+    out = str(tmp_path / "cli-ldos.tinynet")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"descriptor": DESCRIPTOR_SI_COMPACT, "network": {"hidden": [8, 8]}}))
+    args = Namespace(data=[str(train)], output=out, test=None, preset=None, config=str(config), epochs=30,
+                     seed=None, max_time=None, resume=False, no_plots=True, argv=["train", "--target", "ldos"])
+    assert ldos.run_train_from_cli(args) == 0
+    model = read_ldos_model(out)
+    assert model["descriptor"] == DESCRIPTOR_SI_COMPACT
+    assert [len(l["bias"]) for l in model["models"]["Si"]["layers"]] == [8, 8, len(GRID)]
+    assert model["provenance"]["command"] == "tinynet train --target ldos"
+    capsys.readouterr()
+    assert ldos.run_test_from_cli(Namespace(potential=out, data=[str(train)], json=True)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_atoms"] == sum(len(f.atoms) for f in ldos.load_ldos_frames(str(train))[0])

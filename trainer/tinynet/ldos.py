@@ -646,6 +646,47 @@ def write_plots(stem, egrid, frames, pred, metrics, history):
 
 
 # --------------------------------------------------------------------------
+# hooks for `tinynet train --target ldos` and `tinynet test` (tinynet.cli)
+
+def run_train_from_cli(args):
+    """`tinynet train --target ldos ...`: the cli's train arguments (data,
+    output, test, preset, config, epochs, seed, max_time [minutes], resume,
+    no_plots); a --config contributes its "descriptor", "preset" and
+    network.hidden (its training section is for energy fits: LDOS training
+    keeps its own defaults, DEFAULTS)."""
+    options, descriptor, preset = {}, None, args.preset or "L4(2)"
+    if getattr(args, "config", None):
+        from tinynet.presets import load_config
+
+        cfg = load_config(args.config)
+        descriptor = cfg.get("descriptor")
+        preset = cfg.get("preset") or preset
+        options["hidden"] = list(cfg["network"]["hidden"])
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    if args.seed is not None:
+        options["seed"] = args.seed
+    command = "tinynet " + " ".join(getattr(args, "argv", []) or [])
+    result = train(args.data, args.output, test_paths=args.test, preset=preset, descriptor=descriptor,
+                   options=options, resume=args.resume, max_time=args.max_time * 60 if args.max_time else None,
+                   plots=not args.no_plots, command=command)
+    print(f"wrote {args.output}  ({result['epochs_run']} epochs, best {result['best_epoch']}, "
+          f"stopped: {result['stop_reason']})")
+    return 0
+
+
+def run_test_from_cli(args):
+    """`tinynet test LDOS_MODEL DATA... [--json]` for a tinynet-ldos file."""
+    m = test_report(args.potential, args.data)
+    if args.json:
+        print(json.dumps(m, indent=1))
+    else:
+        print(f"{args.potential} on {', '.join(args.data)}")
+        print(format_metrics(m))
+    return 0
+
+
+# --------------------------------------------------------------------------
 # command line
 
 def main(argv=None):
