@@ -69,6 +69,16 @@ def test_learning_rate_schedule():
     assert learning_rate(t, 1000, 0, 4) == 1e-4
 
 
+def test_automatic_batch_size():
+    from tinynet.batches import AUTO_BATCH_ATOMS, AUTO_FULL_BATCH_ATOMS, partition
+
+    assert partition([100] * 50, 0, 1) == [list(range(50))]                  # small set: full batch
+    groups = partition([1000] * 60, 0, 1)                                     # 60 000 atoms: minibatches
+    assert 60_000 > AUTO_FULL_BATCH_ATOMS and len(groups) == 60_000 // AUTO_BATCH_ATOMS
+    assert sorted(i for g in groups for i in g) == list(range(60))
+    assert partition([1000] * 60, 2**31 - 1, 1) == [list(range(60))]         # --batch-size full
+
+
 def test_memory_estimate_refuses_up_front(emt_file, tmp_path, monkeypatch, capsys):
     from tinynet.cli import main
     from tinynet.training import TrainingError, train
@@ -94,11 +104,12 @@ def test_train_reports_peak_memory_and_speed(emt_file, tmp_path, capsys):
     cfg.write_text(json.dumps(small_config(epochs=5)))
     capsys.readouterr()
     assert main(["train", emt_file, "-o", str(tmp_path / "r.tinynet"), "--config", str(cfg),
-                 "--no-progress", "--no-plots"]) == 0
+                 "--batch-size", "3", "--no-progress", "--no-plots"]) == 0
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if l.startswith("speed:"))
     eps = float(line.split()[1])
     mb = float(line.split("peak memory")[1].split()[0])
     assert eps > 0 and 100 < mb <= peak_rss() / 2**20 + 1
     tr = json.load(open(tmp_path / "r.tinynet"))["provenance"]["training"]
+    assert tr["batches_per_epoch"] == 3       # 9 fitting structures
     assert tr["epochs_per_second"] == pytest.approx(eps, rel=0.01) and tr["peak_memory_MB"] == pytest.approx(mb, abs=1)

@@ -61,6 +61,9 @@ def add_train_arguments(p):
     g.add_argument("--config", metavar="FILE", default=None,
                    help="JSON (or YAML with PyYAML) config; unknown keys are errors")
     p.add_argument("--epochs", type=int, default=None, metavar="N", help="maximum number of epochs")
+    p.add_argument("--batch-size", default=None, metavar="N|auto|full",
+                   help="structures per Adam step (training.batch_size): auto (default) is full batch up to "
+                        "30000 atoms in the fitting split, else batches of about 4000 atoms")
     p.add_argument("--max-time", type=float, default=None, metavar="MINUTES",
                    help="stop (keeping the best weights) after this many minutes")
     p.add_argument("--resume", action="store_true",
@@ -78,6 +81,9 @@ def add_train_arguments(p):
                         "output folder (default auto: memory up to 2 GB per process)")
 
 
+FULL_BATCH = 2**31 - 1      # a batch size above any number of structures
+
+
 def run_train(args):
     from tinynet.evaluation import format_metrics
     from tinynet.presets import load_config, validate_config
@@ -86,6 +92,15 @@ def run_train(args):
     if args.epochs is not None and args.epochs < 0:
         raise SystemExit("tinynet train: error: --epochs must be >= 0")
     cfg = load_config(args.config) if args.config else validate_config(None)
+    if args.batch_size is not None:
+        named = {"auto": 0, "full": FULL_BATCH}
+        if args.batch_size in named:
+            cfg["training"]["batch_size"] = named[args.batch_size]
+        elif args.batch_size.isdigit() and int(args.batch_size) > 0:
+            cfg["training"]["batch_size"] = int(args.batch_size)
+        else:
+            raise SystemExit(f"tinynet train: error: --batch-size: expected a positive integer, auto or full, "
+                             f"got {args.batch_size!r}")
     if args.memory_limit is not None:
         from tinynet.memory import LIMIT_VARIABLE, parse_size
 
