@@ -197,6 +197,7 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
 
     from tinynet.potential_file import n_features
 
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {"datasets": {}}
@@ -221,9 +222,16 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
             descriptor = variant_descriptor(variant, d1, len(elements))
             log(f"{ds_name} / {variant}: {n_features(descriptor, len(elements))} features, training "
                 f"{plan['minutes']} min")
-            potential, seconds = train_variant(ds, variant, descriptor, ds_out, plan["minutes"],
-                                               plan.get("epochs", 100000), plan.get("seed", 0))
-            metrics = test_variant(potential, ds["test"], ds_out, variant)
+            potential, tested = ds_out / f"{variant}.tinynet", ds_out / f"{variant}.test.json"
+            if potential.exists() and tested.exists():    # trained by an interrupted study
+                seconds = json.loads(tested.read_text()).get("train_seconds", 0.0)
+                metrics = json.loads(tested.read_text())
+            else:
+                potential, seconds = train_variant(ds, variant, descriptor, ds_out, plan["minutes"],
+                                                   plan.get("epochs", 100000), plan.get("seed", 0))
+                metrics = test_variant(potential, ds["test"], ds_out, variant)
+                tested.write_text(json.dumps({**metrics, "train_seconds": seconds}, indent=1))
+            potential = potential.resolve()
             us, tersoff = (None, None)
             if plan.get("md_atoms"):
                 us, tersoff = md_cost(potential, elements, ds.get("lattice"), plan["md_atoms"],
