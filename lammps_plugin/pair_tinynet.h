@@ -9,6 +9,7 @@
 #include "tinynet/potential.h"
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace LAMMPS_NS {
@@ -31,6 +32,7 @@ class PairTinyNet : public Pair {
 
   void allocate();
   void report_extrapolation(const char *when);
+  void stop_if_failed(const std::string &failure);    // collective; "" = no failure here
 
   std::unique_ptr<tinynet::Potential> potential;
   std::vector<int> element_of_type;    // LAMMPS type -> element index, -1 for NULL
