@@ -183,7 +183,6 @@ void PairTinyNet::compute(int eflag, int vflag)
   } catch (const std::exception &e) {
     failure = fmt::format("pair_style tinynet: {} (step {})", e.what(), update->ntimestep);
   }
-  stop_if_failed(failure);
 
   if (eflag_global) eng_vdwl += out.energy;
   if (out.want_virial)
@@ -194,9 +193,10 @@ void PairTinyNet::compute(int eflag, int vflag)
   extrapolating_local += out.n_extrapolating;
   ++steps_local;
   pvector[1] = (double) extrapolating_local;
-  if (extrapolation == Extrapolation::ERROR && out.n_extrapolating > 0)
-    error->one(FLERR, "pair_style tinynet: {} atoms on rank {} have descriptors outside the training range of {} (step {})",
-               out.n_extrapolating, comm->me, potential->path, update->ntimestep);
+  if (extrapolation == Extrapolation::ERROR && out.n_extrapolating > 0 && failure.empty())
+    failure = fmt::format("pair_style tinynet: {} atoms on rank {} have descriptors outside the training range of {} (step {})",
+                          out.n_extrapolating, comm->me, potential->path, update->ntimestep);
+  stop_if_failed(failure);
   if (report_every > 0 && update->ntimestep % report_every == 0) report_extrapolation("last steps");
 }
 
