@@ -96,8 +96,6 @@ def test_accepted_files_give_finite_results(corpus):
     assert checked > 0.2 * N_FILES
 
 
-@pytest.mark.xfail(strict=True, reason="descriptor block readers do not bound centers/r0/alpha/decay_lengths "
-                                       "yet (e.g. radial centers 1e308 gives NaN); reported to the lead")
 def test_accepted_block_extremes_give_finite_results(corpus):
     bad = []
     for path, mutation, base, py, _ in corpus:

@@ -1,6 +1,9 @@
-"""No silent NaN: atoms closer than the core's minimum distance, and any
-non-finite energy or force, stop LAMMPS (1 and 2 real MPI ranks) and the ASE
-calculator with a message naming the atoms."""
+"""No silent NaN: atoms closer than the core's minimum distance stop LAMMPS
+(1 and 2 real MPI ranks) and the ASE calculator with a message naming the
+atoms; parameters that could overflow are refused by both file readers, and
+a non-finite position reaching the core is named. (LAMMPS itself stops on
+non-numeric coordinates when it re-neighbours; the core's non-finite check
+uses the same collective stop as the close-atom check tested here.)"""
 
 from __future__ import annotations
 
@@ -63,28 +66,21 @@ def test_atoms_just_above_the_minimum_run(tmp_path, si_potential):
     assert code == 0 and "SURVIVED" in out, out[-2000:]
 
 
-def overflowing_potential(si_potential, tmp_path):
-    """A file the readers accept (today) whose moments overflow: hoppings
-    exp(-(r - r0) / lambda) with r0 = 20 A and lambda = 0.05 A are ~1e150,
-    their 4-hop products inf. (If the block readers come to refuse such
-    parameters, this needs another overflowing file, or none exists.)"""
+def test_overflowing_parameters_are_refused(si_potential, tmp_path):
+    """Hoppings exp(-(r - r0)/lambda) with r0 = 20 A and lambda = 0.05 A would be
+    ~1e170 and their 4-hop products inf: both readers refuse such a file."""
+    from tinynet.potential_file import PotentialFileError, read_potential
+
     doc = json.loads(open(si_potential).read())
-    for block in doc["descriptor"]["blocks"]:
-        if block["type"] == "moments":
-            block["r0"] = 20.0
-            block["decay_lengths"] = [0.05] * len(block["decay_lengths"])
+    b = next(k for k, block in enumerate(doc["descriptor"]["blocks"]) if block["type"] == "moments")
+    doc["descriptor"]["blocks"][b].update(r0=20.0, decay_lengths=[0.05])
     path = tmp_path / "overflow.tinynet"
     path.write_text(json.dumps(doc))
-    return path
-
-
-def test_non_finite_energy_stops_lammps(tmp_path, si_potential):
-    path = overflowing_potential(si_potential, tmp_path)
-    _core.Potential(str(path))    # accepted by the reader: the guard is at evaluation
-    for ranks in (1, 2):
-        code, out = run_lmp(tmp_path, path, ranks, dx=2.0)
-        assert code != 0 and "SURVIVED" not in out, out[-2000:]
-        assert re.search(r"ERROR.*pair_style tinynet: non-finite position, energy or force at atom \d+", out), out[-2000:]
+    field = f"descriptor.blocks[{b}].decay_lengths[0]"
+    with pytest.raises(PotentialFileError, match=re.escape(f"{path}: {field}")):
+        read_potential(path)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {field}")):
+        _core.Potential(str(path))
 
 
 def test_calculator_raises_for_coincident_atoms(si_potential):
@@ -100,14 +96,6 @@ def test_calculator_raises_for_coincident_atoms(si_potential):
     with pytest.raises(ValueError, match=r"atom (0 and atom 1 \(periodic image\)|1 and atom 0 \(periodic image\)) "
                                          r"are 0.03 Angstrom apart"):
         pair.get_potential_energy()
-
-
-def test_calculator_raises_for_non_finite(si_potential, tmp_path):
-    path = overflowing_potential(si_potential, tmp_path)
-    atoms = bulk("Si", "diamond", 5.43, cubic=True)
-    atoms.calc = TinyNetCalculator(path)
-    with pytest.raises(RuntimeError, match=r"non-finite position, energy or force at atom \d+"):
-        atoms.get_potential_energy()
 
 
 def test_nan_position_is_named(si_potential):

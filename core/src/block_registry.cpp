@@ -1,5 +1,6 @@
 #include "block_registry.h"
 
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -18,6 +19,42 @@ const std::pair<const char *, BlockReader> BLOCK_TYPES[] = {
 };
 
 }    // namespace
+
+std::vector<double> read_centers(const Field &centers)
+{
+  std::vector<double> out = centers.numbers();
+  if (out.empty()) centers.fail("must not be empty");
+  for (size_t k = 0; k < out.size(); ++k)
+    if (std::fabs(out[k]) > MAX_CENTER)
+      centers[k].fail("must be within +-" + std::to_string((int) MAX_CENTER) + " Angstrom");
+  return out;
+}
+
+double read_alpha(const Field &alpha)
+{
+  const double v = alpha.positive();
+  if (v > MAX_ALPHA) alpha.fail("must be <= 1e4 (1/Angstrom^2)");
+  return v;
+}
+
+WalkParameters read_walk_parameters(const Field &b, long n_max)
+{
+  WalkParameters p;
+  p.bond_cutoff = b["bond_cutoff"].cutoff();
+  p.r0 = b["r0"].number();
+  if (std::fabs(p.r0) > MAX_CUTOFF) b["r0"].fail("must be within +-" + std::to_string((int) MAX_CUTOFF) + " Angstrom");
+  p.decay_lengths = b["decay_lengths"].numbers();
+  const Field decay = b["decay_lengths"];
+  if (p.decay_lengths.empty()) decay.fail("must not be empty");
+  for (size_t c = 0; c < p.decay_lengths.size(); ++c) {
+    const double lambda = decay[c].positive();
+    // The largest hopping is exp((r0 - MIN_BOND) / lambda); a path multiplies n_max of them.
+    if (n_max * (p.r0 - MIN_BOND) / lambda > MAX_HOPPING_EXPONENT)
+      decay[c].fail("too short for r0 and n_max: n_max * (r0 - 0.1) / decay_length must be <= 300, "
+                    "or path products overflow");
+  }
+  return p;
+}
 
 std::unique_ptr<DescriptorBlock> read_block(const Field &block, int n_species)
 {

@@ -16,9 +16,14 @@ A block spec knows, for one block dict:
 from tinynet.validation import (PotentialFileError, _integer, _number,
                                 _number_list, _object, _string, _type_name)
 
-# Largest distances a block may reach.  They keep every accepted file
-# finite and communicable by LAMMPS; see docs/potential_file.md.
-MAX_CUTOFF = 20.0
+# Bounds that keep every accepted file finite and communicable by LAMMPS
+# (docs/potential_file.md; the C++ readers: core/src/block_registry.h).
+MAX_CUTOFF = 20.0               # any cutoff, and |r0| (A)
+MAX_CENTER = 2 * MAX_CUTOFF     # Gaussian centres (A)
+MAX_ALPHA = 1.0e4               # Gaussian exponents (1/A^2)
+MIN_BOND = 0.1                  # the hosts stop on atoms closer than this (A)
+MAX_HOPPING_EXPONENT = 300.0    # n_max (r0 - MIN_BOND) / decay length: path products < e^300
+MAX_SP_SPLITTING = 10.0
 
 
 def species_pairs(n_species):
@@ -41,8 +46,35 @@ def _bounded_int(src, field, value, lo, hi, why=""):
     return v
 
 
-def _decay_lengths(src, field, value):
-    return _number_list(src, field, value, positive=True, nonempty=True)
+def _centers(src, field, value):
+    centers = _number_list(src, field, value, nonempty=True)
+    for k, c in enumerate(centers):
+        if abs(c) > MAX_CENTER:
+            raise PotentialFileError(src, f"{field}[{k}]", f"must be within +-{MAX_CENTER:g} Angstrom")
+    return centers
+
+
+def _alpha(src, field, value):
+    alpha = _number(src, field, value, positive=True)
+    if alpha > MAX_ALPHA:
+        raise PotentialFileError(src, field, "must be <= 1e4 (1/Angstrom^2)")
+    return alpha
+
+
+def _walk_parameters(src, field, block):
+    """bond_cutoff, r0 and decay_lengths of the blocks that walk the bond graph."""
+    _cutoff(src, f"{field}.bond_cutoff", block["bond_cutoff"])
+    r0 = _number(src, f"{field}.r0", block["r0"])
+    if abs(r0) > MAX_CUTOFF:
+        raise PotentialFileError(src, f"{field}.r0", f"must be within +-{MAX_CUTOFF:g} Angstrom")
+    decay = _number_list(src, f"{field}.decay_lengths", block["decay_lengths"], positive=True, nonempty=True)
+    for c, lam in enumerate(decay):
+        # the largest hopping is exp((r0 - MIN_BOND) / lambda); a path multiplies n_max of them
+        if block["n_max"] * (r0 - MIN_BOND) / lam > MAX_HOPPING_EXPONENT:
+            raise PotentialFileError(
+                src, f"{field}.decay_lengths[{c}]",
+                "too short for r0 and n_max: n_max * (r0 - 0.1) / decay_length must be <= 300, "
+                "or path products overflow")
 
 
 class BlockSpec:
@@ -81,14 +113,13 @@ class Moments(BlockSpec):
     def check(self, src, field, block):
         super().check(src, field, block)
         _bounded_int(src, f"{field}.n_max", block["n_max"], 2, 32)
-        _cutoff(src, f"{field}.bond_cutoff", block["bond_cutoff"])
-        _number(src, f"{field}.r0", block["r0"])
-        _decay_lengths(src, f"{field}.decay_lengths", block["decay_lengths"])
+        _walk_parameters(src, field, block)
         orbitals = _string(src, f"{field}.orbitals", self.get(block, "orbitals"))
         if orbitals not in self.ORBITALS:
             raise PotentialFileError(src, f"{field}.orbitals",
                                      f"expected one of {', '.join(map(repr, self.ORBITALS))}, got {orbitals!r}")
-        _number(src, f"{field}.sp_splitting", self.get(block, "sp_splitting"))
+        if abs(_number(src, f"{field}.sp_splitting", self.get(block, "sp_splitting"))) > MAX_SP_SPLITTING:
+            raise PotentialFileError(src, f"{field}.sp_splitting", f"must be within +-{MAX_SP_SPLITTING:g}")
         if orbitals == "s" and "sp_splitting" in block:
             raise PotentialFileError(src, f"{field}.sp_splitting",
                                      "only meaningful with orbitals 'sp'")
@@ -124,9 +155,7 @@ class SimpleCycles(BlockSpec):
         super().check(src, field, block)
         _bounded_int(src, f"{field}.n_max", block["n_max"], 3, self.N_MAX_LIMIT,
                      " (the cycle search grows as coordination^(n_max-1))")
-        _cutoff(src, f"{field}.bond_cutoff", block["bond_cutoff"])
-        _number(src, f"{field}.r0", block["r0"])
-        _decay_lengths(src, f"{field}.decay_lengths", block["decay_lengths"])
+        _walk_parameters(src, field, block)
 
     def bond_cutoff(self, block):
         return float(block["bond_cutoff"])
@@ -150,8 +179,8 @@ class Radial(BlockSpec):
     def check(self, src, field, block):
         super().check(src, field, block)
         _cutoff(src, f"{field}.cutoff", block["cutoff"])
-        _number_list(src, f"{field}.centers", block["centers"], nonempty=True)
-        _number(src, f"{field}.alpha", block["alpha"], positive=True)
+        _centers(src, f"{field}.centers", block["centers"])
+        _alpha(src, f"{field}.alpha", block["alpha"])
 
     def size(self, block, n_species):
         return len(block["centers"]) * n_species
@@ -169,8 +198,8 @@ class EANN(BlockSpec):
     def check(self, src, field, block):
         super().check(src, field, block)
         _cutoff(src, f"{field}.cutoff", block["cutoff"])
-        _number_list(src, f"{field}.centers", block["centers"], nonempty=True)
-        _number(src, f"{field}.alpha", block["alpha"], positive=True)
+        _centers(src, f"{field}.centers", block["centers"])
+        _alpha(src, f"{field}.alpha", block["alpha"])
         _bounded_int(src, f"{field}.l_max", block["l_max"], 0, 8)
 
     def size(self, block, n_species):

@@ -279,9 +279,8 @@ std::unique_ptr<DescriptorBlock> read_eann_block(const Field &b, int n_species)
 {
   b.only_keys({"type", "cutoff", "centers", "alpha", "l_max"});
   const double rc = b["cutoff"].cutoff();
-  std::vector<double> centers = b["centers"].numbers();
-  if (centers.empty()) b["centers"].fail("must not be empty");
-  const double alpha = b["alpha"].positive();
+  std::vector<double> centers = read_centers(b["centers"]);
+  const double alpha = read_alpha(b["alpha"]);
   const int l_max = (int) b["l_max"].integer_in(0, 8);
   return std::make_unique<EannBlock>(rc, std::move(centers), alpha, l_max, n_species);
 }

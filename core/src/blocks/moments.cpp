@@ -363,20 +363,19 @@ std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, int n_specie
 {
   b.only_keys({"type", "n_max", "bond_cutoff", "r0", "decay_lengths", "orbitals", "sp_splitting"});
   const long n_max = b["n_max"].integer_in(2, 32);
-  const double rb = b["bond_cutoff"].cutoff();
-  const double r0 = b["r0"].number();
-  std::vector<double> decay = b["decay_lengths"].numbers();
-  if (decay.empty()) b["decay_lengths"].fail("must not be empty");
-  for (size_t c = 0; c < decay.size(); ++c) b["decay_lengths"][c].positive();
+  const WalkParameters walk = read_walk_parameters(b, n_max);
   const std::string orbitals = b.has("orbitals") ? b["orbitals"].str() : "s";
   if (orbitals != "s" && orbitals != "sp") b["orbitals"].fail("expected 's' or 'sp', got '" + orbitals + "'");
   double sp_splitting = 0.0;
   if (b.has("sp_splitting")) {
     if (orbitals == "s") b["sp_splitting"].fail("only meaningful with orbitals 'sp'");
     sp_splitting = b["sp_splitting"].number();
+    if (std::fabs(sp_splitting) > 10.0) b["sp_splitting"].fail("must be within +-10");
   }
-  if (orbitals == "s") return std::make_unique<MomentsBlock>((int) n_max, rb, r0, decay, n_species);
-  return std::make_unique<SpMomentsBlock>((int) n_max, rb, r0, decay, sp_splitting, n_species);
+  if (orbitals == "s") return std::make_unique<MomentsBlock>((int) n_max, walk.bond_cutoff, walk.r0, walk.decay_lengths,
+                                                         n_species);
+  return std::make_unique<SpMomentsBlock>((int) n_max, walk.bond_cutoff, walk.r0, walk.decay_lengths,
+                                          sp_splitting, n_species);
 }
 
 }    // namespace tinynet

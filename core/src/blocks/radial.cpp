@@ -92,9 +92,8 @@ std::unique_ptr<DescriptorBlock> read_radial_block(const Field &b, int n_species
 {
   b.only_keys({"type", "cutoff", "centers", "alpha"});
   const double rc = b["cutoff"].cutoff();
-  std::vector<double> centers = b["centers"].numbers();
-  if (centers.empty()) b["centers"].fail("must not be empty");
-  return std::make_unique<RadialBlock>(rc, centers, b["alpha"].positive(), n_species);
+  std::vector<double> centers = read_centers(b["centers"]);
+  return std::make_unique<RadialBlock>(rc, centers, read_alpha(b["alpha"]), n_species);
 }
 
 }    // namespace tinynet

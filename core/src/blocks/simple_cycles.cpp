@@ -263,12 +263,9 @@ std::unique_ptr<DescriptorBlock> read_simple_cycles_block(const Field &b, int n_
 {
   b.only_keys({"type", "n_max", "bond_cutoff", "r0", "decay_lengths"});
   const long n_max = b["n_max"].integer_in(3, SimpleCyclesBlock::N_MAX_LIMIT);
-  const double rb = b["bond_cutoff"].cutoff();
-  const double r0 = b["r0"].number();
-  std::vector<double> decay = b["decay_lengths"].numbers();
-  if (decay.empty()) b["decay_lengths"].fail("must not be empty");
-  for (size_t c = 0; c < decay.size(); ++c) b["decay_lengths"][c].positive();
-  return std::make_unique<SimpleCyclesBlock>((int) n_max, rb, r0, decay, n_species);
+  const WalkParameters walk = read_walk_parameters(b, n_max);
+  return std::make_unique<SimpleCyclesBlock>((int) n_max, walk.bond_cutoff, walk.r0, walk.decay_lengths,
+                                             n_species);
 }
 
 }    // namespace tinynet
