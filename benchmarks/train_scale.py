@@ -96,7 +96,11 @@ def run_large(out_dir, data, epochs):
     cfg.write_text(json.dumps({"descriptor": LARGE_DESCRIPTOR, "training": {"epochs": epochs, "patience": 0}}))
     prov, wall, load = tinynet_train([str(data), "-o", str(out_dir / "large.tinynet"), "--config", str(cfg)])
     tr = prov["training"]
-    result = {"atoms": sum(f["n_frames"] for f in prov["train_files"]), "peak_memory_MB": tr["peak_memory_MB"],
+    import ase.io
+
+    n_atoms = sum(len(a) for a in ase.io.read(data, ":"))
+    result = {"frames": sum(f["n_frames"] for f in prov["train_files"]), "atoms": n_atoms,
+              "peak_memory_MB": tr["peak_memory_MB"],
               "jacobian_store": tr["jacobian_store"], "batches_per_epoch": tr["batches_per_epoch"],
               "epochs_per_second": tr["epochs_per_second"], "descriptor_seconds": tr["descriptor_seconds"],
               "wall_seconds": wall, "load_at_start": load}

@@ -241,8 +241,8 @@ def estimate_memory(sample_descs, n_feat, local_atoms, local_stress_atoms, large
     """Bytes this rank will add, from the pairs per atom of a sample of structures.
 
     A step holds the batch's Jacobian (and, streamed from disk, the buffer it
-    was read into); building a batch holds the core's float64 output and its
-    copy in the training dtype.
+    was read into); building a batch holds the core's float64 output twice
+    for a moment (C++ buffer and NumPy array) and its copy in the training dtype.
     """
     pairs = sum(len(d["pair_center"]) for d in sample_descs)
     atoms = sum(len(d["species"]) for d in sample_descs)
@@ -251,6 +251,6 @@ def estimate_memory(sample_descs, n_feat, local_atoms, local_stress_atoms, large
     store = itemsize * (per_atom_jac * local_atoms + n_feat * 9 * local_stress_atoms)
     batch_heavy = itemsize * (per_atom_jac * largest_batch_atoms + n_feat * 9 * largest_batch_stress_atoms)
     step = 2 * batch_heavy
-    build = (8 + itemsize) * (per_atom_jac + n_feat * 9) * largest_batch_atoms
+    build = (2 * 8 + itemsize) * (per_atom_jac + n_feat * 9) * largest_batch_atoms
     resident = total_atoms * n_feat * 8 + local_atoms * n_feat * (8 + itemsize) + total_atoms * 200
     return MemoryEstimate(ppa, int(store), int(step), int(build), int(resident))
