@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole example: SW reference data -> tinynet training -> elastic
 # constants at 0 K and moduli at 300 K of tinynet and SW, in the same inputs.
-#   ./run.sh [training minutes, default 4] [MPI ranks for the MD, default 2]
+#   ./run.sh [training minutes, default 12] [MPI ranks for the MD, default 2]
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=../../.venv/bin
-MINUTES=${1:-4}
+MINUTES=${1:-12}
 RANKS=${2:-2}
 SW=$($BIN/python -c "from tinynet.lammps_support import lammps_potentials_dir as d; print(d() / 'Si.sw')")
 
