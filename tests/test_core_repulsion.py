@@ -329,7 +329,9 @@ def test_trained_potential_carries_the_repulsion(tmp_path):
     atoms = squeezed.copy()
     atoms.calc = TinyNetCalculator(out)
     full = atoms.get_potential_energy()
-    network_only = predict_one(pot, squeezed)["energy"]
+    network_only = predict_one({**pot, "core_repulsion": None}, squeezed)["energy"]
     assert full == pytest.approx(network_only + e_rep, rel=1e-9)
+    # `tinynet test` (evaluation.predict_one on the file) reports the whole potential
+    assert predict_one(pot, squeezed)["energy"] == pytest.approx(full, rel=1e-9)
     err = abs(full - e) / len(atoms) * 1000
     assert res.metrics["test"]["energy_rmse_meV_atom"] == pytest.approx(err, rel=1e-6)

@@ -53,6 +53,8 @@ def add_train_arguments(p):
     p.add_argument("data", nargs="+", metavar="DATA",
                    help="training structures: any file ase.io.read(path, ':') reads (extxyz, OUTCAR, vasprun.xml, ...)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.tinynet", help="potential file to write")
+    p.add_argument("--target", choices=("energy", "ldos"), default="energy",
+                   help="fit energies/forces (a potential), or per-atom LDOS (a tinynet-ldos model, docs/ldos.md)")
     p.add_argument("--test", nargs="+", metavar="DATA", default=None,
                    help="test structures (default: a reproducible 20%% split of DATA)")
     g = p.add_mutually_exclusive_group()
@@ -85,6 +87,10 @@ FULL_BATCH = 2**31 - 1      # a batch size above any number of structures
 
 
 def run_train(args):
+    if args.target == "ldos":
+        from tinynet.ldos import run_train_from_cli
+
+        return run_train_from_cli(args)
     from tinynet.evaluation import format_metrics
     from tinynet.presets import load_config, validate_config
     from tinynet.training import train
@@ -137,12 +143,18 @@ def run_train(args):
 # test
 
 def add_test_arguments(p):
-    p.add_argument("potential", metavar="POTENTIAL", help="a .tinynet file")
+    p.add_argument("potential", metavar="POTENTIAL", help="a .tinynet file (potential or tinynet-ldos model)")
     p.add_argument("data", nargs="+", metavar="DATA", help="labelled structures (any ASE-readable file)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
 def run_test(args):
+    from tinynet.ldos_file import is_ldos_file
+
+    if is_ldos_file(args.potential):
+        from tinynet.ldos import run_test_from_cli
+
+        return run_test_from_cli(args)
     from tinynet.evaluation import evaluate_files, format_metrics
     from tinynet.potential_file import read_potential
 

@@ -44,7 +44,7 @@ KEY_DOCS = {
     "training.learning_rate": "Initial Adam learning rate.",
     "training.lr_decay_epochs": "The learning rate halves every this many epochs ...",
     "training.min_learning_rate": "... down to this floor.",
-    "training.batch_size": "Structures per minibatch; 0 = the whole training set in one batch.",
+    "training.batch_size": "Structures per minibatch; 0 = automatic: the whole training set up to 30 000 atoms, else batches of about 4000 atoms (see --batch-size).",
     "training.patience": "Early stopping: epochs without improvement of the validation loss.",
     "training.validation_fraction": "Fraction of the training structures held out for early stopping.",
     "training.test_fraction": "Held-out test split when no test files are given.",

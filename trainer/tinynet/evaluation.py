@@ -34,7 +34,9 @@ def check_elements(potential, frames):
 
 
 def predict_one(potential, atoms, desc=None, stress=True):
-    """Energy (eV), forces (N,3) and stress (3x3, eV/A^3, ASE sign; None if not periodic)."""
+    """Energy (eV), forces (N,3) and stress (3x3, eV/A^3, ASE sign; None if not
+    periodic) of the whole potential: the networks plus, where the potential has
+    one, the core repulsion ("energies" are the networks' per-atom energies)."""
     from tinynet.potential_file import evaluate_network
 
     elements = potential["elements"]
@@ -59,7 +61,19 @@ def predict_one(potential, atoms, desc=None, stress=True):
     s = None
     if stress and all(atoms.pbc) and atoms.cell.rank == 3:
         s = np.einsum("if,ifab->ab", dEdG, desc["dG_dstrain"]) / atoms.get_volume()
-    return {"energy": float(e_atoms.sum()), "energies": e_atoms, "forces": forces, "stress": s}
+    energy = float(e_atoms.sum())
+    if potential.get("core_repulsion"):
+        # The file's full energy: network plus the fixed short-range baseline.
+        from tinynet.core_repulsion import baseline
+        from tinynet.potential_file import descriptor_cutoff
+
+        e_rep, f_rep, s_rep = baseline(atoms, potential["core_repulsion"], elements,
+                                       descriptor_cutoff(potential["descriptor"]))
+        energy += e_rep
+        forces += f_rep
+        if s is not None and s_rep is not None:
+            s = s + s_rep
+    return {"energy": energy, "energies": e_atoms, "forces": forces, "stress": s}
 
 
 def predict(potential, frames, descs=None, progress=False):

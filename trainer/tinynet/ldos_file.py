@@ -187,7 +187,7 @@ def is_ldos_file(path):
     try:
         with open(path, "r", encoding="utf-8") as handle:
             return json.load(handle).get("format") == FORMAT_NAME
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return False
 
 

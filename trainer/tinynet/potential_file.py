@@ -28,6 +28,7 @@ import tempfile
 
 import numpy as np
 
+from tinynet.atomic import umask
 from tinynet.blocks import MAX_CUTOFF, check_block, spec_of
 from tinynet.validation import (PotentialFileError, _bounded, _integer, _list,
                                 _number, _number_list, _object, _string,
@@ -305,6 +306,8 @@ def write_potential(path, potential):
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600; a potential is for the group to read too.
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

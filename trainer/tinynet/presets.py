@@ -123,7 +123,7 @@ DEFAULTS = {
         "learning_rate": 0.01,
         "lr_decay_epochs": 500,    # learning rate halves every this many epochs ...
         "min_learning_rate": 1e-4,  # ... down to this floor
-        "batch_size": 0,           # structures per batch, 0 = full batch
+        "batch_size": 0,           # structures per batch; 0 = automatic (full batch up to 30 000 atoms)
         "patience": 400,           # early stopping: epochs without validation improvement
         "validation_fraction": 0.1,  # of the training structures, for early stopping
         "test_fraction": 0.2,      # held-out test split when no test data is given

@@ -41,7 +41,7 @@ import numpy as np
 from tinynet import atomic, batches as batching, core_repulsion, memory, parallel
 from tinynet.batches import EV_A3_TO_GPA, composition_matrix  # noqa: F401  (re-exported)
 from tinynet.data import DataError, load_files, nearest_neighbor_distances, split_indices
-from tinynet.potential_file import descriptor_cutoff, n_features
+from tinynet.potential_file import STD_RELATIVE_FLOOR, descriptor_cutoff, n_features
 from tinynet.presets import ConfigError, make_preset, validate_config  # noqa: F401
 
 CHECKPOINT_VERSION = 1
@@ -89,7 +89,7 @@ def fit_e0(frames, elements):
 
 
 def feature_stats(descs, n_elements, n_feat):
-    """Per element: mean, std (>= 1e-8, 1 for constant features), min, max of raw features."""
+    """Per element: mean, std (1 where below the file format's relative floor), min, max of raw features."""
     stats = []
     for t in range(n_elements):
         rows = [d["features"][d["species"] == t] for d in descs]
@@ -99,7 +99,9 @@ def feature_stats(descs, n_elements, n_feat):
             stats.append({"mean": z, "std": np.ones(n_feat), "min": z, "max": z, "n": 0})
             continue
         std = g.std(axis=0)
-        std = np.where(std > 1e-8 * np.maximum(1.0, np.abs(g.mean(axis=0))), std, 1.0)
+        # below the file format's floor (potential_file.STD_RELATIVE_FLOOR) a
+        # feature counts as constant: gain 1 instead of a huge one
+        std = np.where(std >= STD_RELATIVE_FLOOR * np.maximum(1.0, np.abs(g.mean(axis=0))), std, 1.0)
         stats.append({"mean": g.mean(axis=0), "std": std, "min": g.min(axis=0),
                       "max": g.max(axis=0), "n": len(g)})
     return stats
@@ -993,10 +995,7 @@ def write_outputs(output, pot, metrics, preds, split, history, plots):
     from tinynet import evaluation
     from tinynet.potential_file import write_potential
 
-    write_potential(output, pot)
-    # write_potential's temporary file comes from mkstemp (mode 0600): give the
-    # potential the mode a plain open() would, so that group members can read it
-    os.chmod(output, 0o666 & ~atomic.umask())
+    write_potential(output, pot)    # atomically, with the umask's mode
     files = {"potential": output}
     stem = os.path.splitext(output)[0]
     files["metrics"] = stem + ".metrics.json"
