@@ -24,19 +24,6 @@ void Environment::begin(const NeighborGraph &graph, int center_node)
   add(center_node, 0.0, 0.0, 0.0, 0.0);
 }
 
-int Environment::add(int graph_node, double dx, double dy, double dz, double r)
-{
-  const int k = size();
-  local_of_[graph_node] = k;
-  node.push_back(graph_node);
-  species.push_back(graph_->species[graph_node]);
-  rel.push_back(dx);
-  rel.push_back(dy);
-  rel.push_back(dz);
-  dist.push_back(r);
-  return k;
-}
-
 int Environment::find_or_add(int graph_node)
 {
   const int k = local_of_[graph_node];

@@ -57,7 +57,18 @@ class Environment {
   int size() const { return (int) node.size(); }
 
   void begin(const NeighborGraph &graph, int center_node);
-  int add(int graph_node, double dx, double dy, double dz, double r);
+  // Inline: called for every neighbour of every centre (as a call it cost
+  // ~70 instructions a neighbour).
+  int add(int graph_node, double dx, double dy, double dz, double r)
+  {
+    const int k = size();
+    local_of_[graph_node] = k;
+    node.push_back(graph_node);
+    species.push_back(graph_->species[graph_node]);
+    rel.insert(rel.end(), {dx, dy, dz});
+    dist.push_back(r);
+    return k;
+  }
   int index_of(int graph_node) const { return local_of_[graph_node]; }    // -1: not in it
   int find_or_add(int graph_node);    // position taken from the graph
 

@@ -78,6 +78,7 @@ class ElementModel {
  private:
   std::vector<int> offsets_;                  // of each layer's output in outputs_
   std::vector<double> input_, outputs_, grad_a_, grad_b_;    // scratch
+  std::vector<double> zeros_;                 // zero bias of the backward pass
 };
 
 struct EvalOutput {

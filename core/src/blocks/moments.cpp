@@ -107,19 +107,38 @@ void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
   }
 }
 
+void MomentsBlock::gather_edge_hops()
+{
+  // Per channel, the hopping of each walk edge in edge order: the sweeps
+  // below read them three times per level, contiguously instead of through
+  // edge_bond into the bond table.
+  const int nc = (int) decay_.size(), ne = (int) edge_p.size();
+  edge_h.resize((size_t) nc * ne);
+  edge_dh.resize((size_t) nc * ne);
+  for (int c = 0; c < nc; ++c)
+    for (int e = 0; e < ne; ++e) {
+      const size_t hb = (size_t) edge_bond[e] * nc + c;
+      edge_h[(size_t) c * ne + e] = bonds_.hop[hb];
+      edge_dh[(size_t) c * ne + e] = bonds_.dhop[hb];
+    }
+}
+
 void MomentsBlock::compute(Environment &env, double *features)
 {
   const int nc = (int) decay_.size();
   std::fill(features, features + n_features(), 0.0);
   walk(env);
+  gather_edge_hops();
 
   // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  const int *ep = edge_p.data(), *eq = edge_q.data();
   v.assign((size_t) nc * levels * nw, 0.0);
   w.assign((size_t) nc * levels * nw, 0.0);
   for (int c = 0; c < nc; ++c) {
     double *vc = &v[(size_t) c * levels * nw];
     double *wc = &w[(size_t) c * levels * nw];
+    const double *hc = &edge_h[(size_t) c * ne];
     vc[0] = 1.0;
     for (int a = 0; a <= depth_; ++a) {
       const double *va = vc + a * nw;
@@ -128,9 +147,8 @@ void MomentsBlock::compute(Environment &env, double *features)
       if (need_next || need_odd) {
         double *hv = wc + a * nw;
         for (int e = 0; e < ne; ++e) {
-          const double h = bonds_.hop[(size_t) edge_bond[e] * nc + c];
-          hv[edge_p[e]] += h * va[edge_q[e]];
-          hv[edge_q[e]] += h * va[edge_p[e]];
+          hv[ep[e]] += hc[e] * va[eq[e]];
+          hv[eq[e]] += hc[e] * va[ep[e]];
         }
         if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
       }
@@ -150,14 +168,17 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
   const int nc = (int) decay_.size();
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  const int *ep = edge_p.data(), *eq = edge_q.data();
   dE_dr_edge.assign(ne, 0.0);
   gbar.resize(nw);
   gnext.resize(nw);
+  beta.resize(nw);
+  double *dr = dE_dr_edge.data();
 
   for (int c = 0; c < nc; ++c) {
     const double *vc = &v[(size_t) c * levels * nw];
     const double *wc = &w[(size_t) c * levels * nw];
-    const double *hop = bonds_.hop.data(), *dhop = bonds_.dhop.data();
+    const double *hc = &edge_h[(size_t) c * ne], *dhc = &edge_dh[(size_t) c * ne];
     // gbar = dE/dv_a, swept from the deepest level down to level 1.
     std::fill(gbar.begin(), gbar.end(), 0.0);
     for (int a = depth_; a >= 1; --a) {
@@ -169,25 +190,25 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
         // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
         const double *wa = wc + a * nw;
         const int n = 2 * a + 1;
-        for (int k = 0; k < nw; ++k) gbar[k] += dE_dG[feature_index(n, c, walk_species[k])] * wa[k];
+        for (int k = 0; k < nw; ++k) {
+          beta[k] = dE_dG[feature_index(n, c, walk_species[k])];    // per node, read once
+          gbar[k] += beta[k] * wa[k];
+        }
         for (int e = 0; e < ne; ++e) {
-          const int p = edge_p[e], q = edge_q[e];
-          const double bp = dE_dG[feature_index(n, c, walk_species[p])];
-          const double bq = dE_dG[feature_index(n, c, walk_species[q])];
-          const double h = hop[(size_t) edge_bond[e] * nc + c];
-          gbar[p] += h * bq * va[q];
-          gbar[q] += h * bp * va[p];
-          dE_dr_edge[e] += (bp + bq) * va[p] * va[q] * dhop[(size_t) edge_bond[e] * nc + c];
+          const int p = ep[e], q = eq[e];
+          const double bp = beta[p], bq = beta[q];
+          gbar[p] += hc[e] * bq * va[q];
+          gbar[q] += hc[e] * bp * va[p];
+          dr[e] += (bp + bq) * va[p] * va[q] * dhc[e];
         }
       }
       // Through v_a = H v_(a-1): dh_pq += gbar_p v_q + gbar_q v_p; gnext = H gbar.
       std::fill(gnext.begin(), gnext.end(), 0.0);
       for (int e = 0; e < ne; ++e) {
-        const int p = edge_p[e], q = edge_q[e];
-        const size_t hb = (size_t) edge_bond[e] * nc + c;
-        dE_dr_edge[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhop[hb];
-        gnext[p] += hop[hb] * gbar[q];
-        gnext[q] += hop[hb] * gbar[p];
+        const int p = ep[e], q = eq[e];
+        dr[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhc[e];
+        gnext[p] += hc[e] * gbar[q];
+        gnext[q] += hc[e] * gbar[p];
       }
       gbar.swap(gnext);
     }

@@ -1,6 +1,7 @@
 #include "tinynet/blocks/radial.h"
 
 #include "../block_registry.h"
+#include "../fast_exp.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,37 +37,64 @@ RadialBlock::RadialBlock(double cutoff, std::vector<double> centers, double alph
 void RadialBlock::compute(Environment &env, double *features)
 {
   const int nk = (int) centers_.size();
+  const double *centre = centers_.data();
   std::fill(features, features + n_features(), 0.0);
-  in_range.clear();
-  dbasis.clear();
-  for (int j = 1; j < env.size(); ++j) {
-    const double r = env.dist[j];
-    if (r >= rc_) continue;
-    const double fc = cutoff_fn(r / rc_), dfc = cutoff_fn_deriv(r / rc_) / rc_;
-    in_range.push_back(j);
-    const int s = env.species[j];
-    const size_t first = dbasis.size();
-    dbasis.resize(first + nk);
-    double *db = &dbasis[first];
-    double phi = 0.0, ratio = 0.0;
-    if (recurrence_) {
-      const double dr0 = r - centers_[0];
-      phi = std::exp(-alpha_ * dr0 * dr0);
-      ratio = std::exp(alpha_ * delta_ * (2.0 * dr0 - delta_));
+  // Scratch only grows (one row per neighbour): no allocation per neighbour.
+  const size_t most = (size_t) env.size();
+  if (in_range.size() < most) {
+    in_range.resize(most);
+    dbasis.resize(most * nk);
+    per_neighbour_.resize(5 * most);
+  }
+  phi_.resize(nk);
+
+  // Stage 1: the neighbours within the cutoff.
+  size_t n = 0;
+  for (int j = 1; j < env.size(); ++j)
+    if (env.dist[j] < rc_) in_range[n++] = j;
+  n_in_range_ = n;
+
+  // Stage 2: per neighbour the cutoff function and, for the recurrence, its
+  // two exps, four neighbours at a time (libm's exp took a third of the block).
+  double *__restrict rr = &per_neighbour_[0], *__restrict fc = rr + most, *__restrict dfc = fc + most;
+  double *__restrict first = dfc + most, *__restrict ratio0 = first + most;
+  for (size_t m = 0; m < n; ++m) rr[m] = env.dist[in_range[m]];
+  for (size_t m = 0; m < n; ++m) {
+    fc[m] = cutoff_fn(rr[m] / rc_);
+    dfc[m] = cutoff_fn_deriv(rr[m] / rc_) / rc_;
+  }
+  if (recurrence_) {
+    for (size_t m = 0; m < n; ++m) {
+      const double dr0 = rr[m] - centre[0];
+      first[m] = -alpha_ * dr0 * dr0;
+      ratio0[m] = alpha_ * delta_ * (2.0 * dr0 - delta_);
     }
-    for (int k = 0; k < nk; ++k) {
-      const double dr = r - centers_[k];
-      if (recurrence_) {
-        if (k > 0) {
-          phi *= ratio;
-          ratio *= ratio_step_;
-        }
-      } else {
-        phi = std::exp(-alpha_ * dr * dr);
+    fast_exp_array(first, first, (int) n);
+    fast_exp_array(ratio0, ratio0, (int) n);
+  }
+
+  // Stage 3: per neighbour the Gaussians, the features and d(phi_k fc)/dr.
+  const double alpha = alpha_, step = ratio_step_;    // locals: no reloads through this
+  const int ns = n_species_;
+  double *__restrict phi = phi_.data();
+  for (size_t m = 0; m < n; ++m) {
+    const double r = rr[m], fcm = fc[m], dfcm = dfc[m];
+    if (recurrence_) {    // a serial recurrence over k
+      double p = first[m], ratio = ratio0[m];
+      phi[0] = p;
+      for (int k = 1; k < nk; ++k) {
+        p *= ratio;
+        ratio *= step;
+        phi[k] = p;
       }
-      features[k * n_species_ + s] += phi * fc;
-      db[k] = phi * (dfc - 2.0 * alpha_ * dr * fc);
+    } else {
+      for (int k = 0; k < nk; ++k) phi[k] = -alpha * (r - centre[k]) * (r - centre[k]);
+      fast_exp_array(phi, phi, nk);
     }
+    double *__restrict db = &dbasis[m * nk];
+    for (int k = 0; k < nk; ++k) db[k] = phi[k] * (dfcm - 2.0 * alpha * (r - centre[k]) * fcm);
+    double *__restrict f = features + env.species[in_range[m]];
+    for (int k = 0; k < nk; ++k) f[k * ns] += phi[k] * fcm;
   }
 }
 
@@ -74,7 +102,7 @@ void RadialBlock::backprop(Environment &env, const double *dE_dG)
 {
   const int nk = (int) centers_.size();
   double *g0 = &env.grad[0];
-  for (size_t m = 0; m < in_range.size(); ++m) {
+  for (size_t m = 0; m < n_in_range_; ++m) {
     const int j = in_range[m], s = env.species[j];
     double dE_dr = 0.0;
     for (int k = 0; k < nk; ++k) dE_dr += dE_dG[k * n_species_ + s] * dbasis[m * nk + k];

@@ -54,6 +54,11 @@ class MomentsBlock : public DescriptorBlock {
   std::vector<double> v;              // [channel][level 0..depth][walk node]
   std::vector<double> w;              // [channel][level][walk node]: H v (odd moments)
   std::vector<double> gbar, gnext, dE_dr_edge;
+  std::vector<double> edge_h, edge_dh;    // [channel][edge] hopping and dh/dr (s orbitals)
+  std::vector<double> beta;               // [walk node] dE/dG of an odd moment
+
+ private:
+  void gather_edge_hops();    // edge_h, edge_dh of the current walk
 };
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster

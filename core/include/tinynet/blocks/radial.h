@@ -28,8 +28,12 @@ class RadialBlock : public DescriptorBlock {
   // phi_(k+1) = phi_k * ratio_k, ratio_(k+1) = ratio_k * exp(-2 alpha delta^2).
   bool recurrence_ = false;
   double delta_ = 0.0, ratio_step_ = 0.0;
-  std::vector<int> in_range;        // environment indices with r < cutoff
+  // Scratch, grown as needed and kept between centres:
+  std::vector<int> in_range;        // environment indices with r < cutoff (first n_in_range_)
+  size_t n_in_range_ = 0;
   std::vector<double> dbasis;       // [in_range][k] d(phi_k fc)/dr
+  std::vector<double> phi_;         // [k] Gaussians of the current neighbour
+  std::vector<double> per_neighbour_;    // [5][neighbour]: r, fc, dfc/dr, two exps
 };
 
 }    // namespace tinynet
