@@ -56,6 +56,16 @@ WalkParameters read_walk_parameters(const Field &b, long n_max)
   return p;
 }
 
+Descriptor read_descriptor(const Field &descriptor, int n_species)
+{
+  descriptor.only_keys({"blocks"});
+  const Field blocks = descriptor["blocks"];
+  if (blocks.array_size() == 0) blocks.fail("must not be empty");
+  Descriptor out(n_species);
+  for (size_t b = 0; b < blocks.array_size(); ++b) out.add_block(read_block(blocks[b], n_species));
+  return out;
+}
+
 std::unique_ptr<DescriptorBlock> read_block(const Field &block, int n_species)
 {
   const std::string type = block["type"].str();

@@ -36,6 +36,9 @@ struct WalkParameters {
 };
 WalkParameters read_walk_parameters(const Field &block, long n_max);
 
+// A file's "descriptor" section: {"blocks": [...]} (potential and LDOS files).
+Descriptor read_descriptor(const Field &descriptor, int n_species);
+
 // The block described by `block`, or FileError naming the field.
 std::unique_ptr<DescriptorBlock> read_block(const Field &block, int n_species);
 

@@ -161,4 +161,32 @@ class Field {
   std::string path_;
 };
 
+// The header every tinynet file starts with: its format name, a version this
+// build reads, and metal units. Returns the version.
+inline int read_header(const Field &root, const char *format, int version)
+{
+  if (root["format"].str() != format) root["format"].fail(std::string("expected '") + format + "'");
+  const long v = root["version"].integer();
+  if (v != version)
+    root["version"].fail("unsupported version " + std::to_string(v) + " (this build reads version " +
+                         std::to_string(version) + ")");
+  if (root["units"].str() != "metal") root["units"].fail("only 'metal' units are supported");
+  return (int) v;
+}
+
+// A non-empty list of distinct, non-empty element symbols.
+inline std::vector<std::string> read_elements(const Field &elements)
+{
+  std::vector<std::string> out;
+  if (elements.array_size() == 0) elements.fail("must not be empty");
+  for (size_t e = 0; e < elements.array_size(); ++e) {
+    const std::string el = elements[e].str();
+    if (el.empty()) elements[e].fail("empty string");
+    for (const std::string &seen : out)
+      if (seen == el) elements[e].fail("duplicate element '" + el + "'");
+    out.push_back(el);
+  }
+  return out;
+}
+
 }    // namespace tinynet

@@ -144,32 +144,11 @@ LdosModel read_ldos_model(const std::string &path)
 
   LdosModel model;
   model.path = path;
-  if (root["format"].str() != FORMAT_NAME)
-    root["format"].fail(std::string("expected '") + FORMAT_NAME + "'");
-  model.version = (int) root["version"].integer();
-  if (model.version != FORMAT_VERSION)
-    root["version"].fail("unsupported version " + std::to_string(model.version) +
-                         " (this build reads version " + std::to_string(FORMAT_VERSION) + ")");
-  model.units = root["units"].str();
-  if (model.units != "metal") root["units"].fail("only 'metal' units are supported");
-
-  const Field elements = root["elements"];
-  if (elements.array_size() == 0) elements.fail("must not be empty");
-  for (size_t e = 0; e < elements.array_size(); ++e) {
-    const std::string el = elements[e].str();
-    if (el.empty()) elements[e].fail("empty string");
-    if (model.element_index(el) >= 0) elements[e].fail("duplicate element '" + el + "'");
-    model.elements.push_back(el);
-  }
+  model.version = read_header(root, FORMAT_NAME, FORMAT_VERSION);
+  model.units = "metal";
+  model.elements = read_elements(root["elements"]);
   const int n_species = (int) model.elements.size();
-
-  const Field descriptor = root["descriptor"];
-  descriptor.only_keys({"blocks"});
-  const Field blocks = descriptor["blocks"];
-  if (blocks.array_size() == 0) blocks.fail("must not be empty");
-  model.descriptor = Descriptor(n_species);
-  for (size_t b = 0; b < blocks.array_size(); ++b)
-    model.descriptor.add_block(read_block(blocks[b], n_species));
+  model.descriptor = read_descriptor(root["descriptor"], n_species);
 
   model.grid = read_grid(root["ldos"]);
 

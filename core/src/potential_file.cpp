@@ -19,16 +19,6 @@ namespace {
 constexpr const char *FORMAT_NAME = "tinynet-potential";
 constexpr int FORMAT_VERSION = 1;
 
-Descriptor read_descriptor(const Field &descriptor, int n_species)
-{
-  descriptor.only_keys({"blocks"});
-  const Field blocks = descriptor["blocks"];
-  if (blocks.array_size() == 0) blocks.fail("must not be empty");
-  Descriptor out(n_species);
-  for (size_t b = 0; b < blocks.array_size(); ++b) out.add_block(read_block(blocks[b], n_species));
-  return out;
-}
-
 // Bounds that keep every accepted file finite (docs/potential_file.md,
 // "Bounds"; the Python reader: tinynet.potential_file).
 constexpr double MAX_PARAMETER = 1e6;         // |e0|, |weights|, |biases|
@@ -216,24 +206,9 @@ Potential read_potential(const std::string &path)
 
   Potential pot;
   pot.path = path;
-  if (root["format"].str() != FORMAT_NAME)
-    root["format"].fail(std::string("expected '") + FORMAT_NAME + "'");
-  const long version = root["version"].integer();
-  if (version != FORMAT_VERSION)
-    root["version"].fail("unsupported version " + std::to_string(version) +
-                         " (this build reads version " + std::to_string(FORMAT_VERSION) + ")");
-  pot.version = (int) version;
-  pot.units = root["units"].str();
-  if (pot.units != "metal") root["units"].fail("only 'metal' units are supported");
-
-  const Field elements = root["elements"];
-  if (elements.array_size() == 0) elements.fail("must not be empty");
-  for (size_t e = 0; e < elements.array_size(); ++e) {
-    const std::string el = elements[e].str();
-    if (el.empty()) elements[e].fail("empty string");
-    if (pot.element_index(el) >= 0) elements[e].fail("duplicate element '" + el + "'");
-    pot.elements.push_back(el);
-  }
+  pot.version = read_header(root, FORMAT_NAME, FORMAT_VERSION);
+  pot.units = "metal";
+  pot.elements = read_elements(root["elements"]);
   const int n_species = (int) pot.elements.size();
 
   pot.descriptor = read_descriptor(root["descriptor"], n_species);
