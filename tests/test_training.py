@@ -9,6 +9,7 @@ not the accuracy.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -314,3 +315,22 @@ def test_time_limit_stops_and_exports(emt_file, tmp_path):
                 max_time=1e-4, progress=False, log=lambda *a: None, plots=False)
     assert res.stop_reason == "time limit" and res.epochs_run >= 1
     assert (tmp_path / "t.tinynet").exists() and (tmp_path / "t.tinynet.ckpt.npz").exists()
+
+
+def test_time_budget_lifts_the_epoch_cap_and_provenance_is_portable(tmp_path, monkeypatch):
+    """--max-time without --epochs: time and early stopping bound the run, not
+    the default epoch count; data files in provenance are not absolute paths."""
+    from tinynet.training import UNBOUNDED_EPOCHS, portable_files, settings
+
+    cfg = settings(validate_config(None), None, None, 0.5, None)
+    assert cfg["training"]["epochs"] == UNBOUNDED_EPOCHS and cfg["training"]["max_time_minutes"] == 0.5
+    assert settings(validate_config(None), None, 7, 0.5, None)["training"]["epochs"] == 7
+    assert settings(validate_config(None), None, None, None, None)["training"]["epochs"] == 2000
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    far = "/" + "/".join(["x"] * 8) + "/set.extxyz"
+    shown = portable_files([{"path": str(tmp_path / "data" / "a.extxyz"), "sha256": "0"},
+                            {"path": far, "sha256": "1"}])
+    assert [f["path"] for f in shown] == [os.path.join("data", "a.extxyz"), "set.extxyz"]
+    assert [f["sha256"] for f in shown] == ["0", "1"]

@@ -67,7 +67,8 @@ def add_train_arguments(p):
                    help="structures per Adam step (training.batch_size): auto (default) is full batch up to "
                         "30000 atoms in the fitting split, else batches of about 4000 atoms")
     p.add_argument("--max-time", type=float, default=None, metavar="MINUTES",
-                   help="stop (keeping the best weights) after this many minutes")
+                   help="stop (keeping the best weights) after this many minutes; without --epochs the "
+                        "time (and early stopping) is then the only bound")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from OUT.tinynet.ckpt.npz")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="random seed (split, init, batches)")

@@ -499,6 +499,21 @@ class Split:
     elements: list              # the model's elements, in order
 
 
+UNBOUNDED_EPOCHS = 10**9
+
+
+def portable_files(files):
+    """Data files for provenance: a path relative to the working directory
+    (the repository, for the shipped potentials) when the file lies at most
+    two levels above it, else the file name; the sha256 identifies the data."""
+    out = []
+    for f in files:
+        rel = os.path.relpath(os.path.abspath(f["path"]))
+        shown = rel if not rel.startswith(os.path.join("..", "..", "..")) else os.path.basename(f["path"])
+        out.append({**f, "path": shown})
+    return out
+
+
 def settings(config, preset, epochs, max_time, seed):
     """Stage 0: the validated configuration with the command-line overrides."""
     cfg = validate_config(None) if config is None else config
@@ -513,6 +528,10 @@ def settings(config, preset, epochs, max_time, seed):
         cfg["training"]["epochs"] = int(epochs)
     if max_time is not None:
         cfg["training"]["max_time_minutes"] = float(max_time)
+        if epochs is None:
+            # A time budget is the bound: the configured epoch count would cut
+            # it short; early stopping still ends a converged run.
+            cfg["training"]["epochs"] = UNBOUNDED_EPOCHS
     if seed is not None:
         cfg["training"]["seed"] = int(seed)
     return cfg
@@ -864,7 +883,8 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
     if progress and comm.rank == 0:
         from tqdm import tqdm
 
-        bar = tqdm(total=max_epochs, initial=min(epoch, max_epochs), desc="training", unit="epoch",
+        bar = tqdm(total=None if max_epochs >= UNBOUNDED_EPOCHS else max_epochs,
+                   initial=min(epoch, max_epochs), desc="training", unit="epoch",
                    dynamic_ncols=True)
     t_start = time.time()
     last_ckpt = time.time()
@@ -1077,8 +1097,8 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "package": "tinynet", "version": package_version(),
         "command": command,
-        "train_files": split.data.files,
-        "test_files": split.test.files if split.test_from_files else None,
+        "train_files": portable_files(split.data.files),
+        "test_files": portable_files(split.test.files) if split.test_from_files else None,
         "split": split.info,
         "preset": cfg["preset"] if cfg["descriptor"] is None else None,
         "config": cfg,
