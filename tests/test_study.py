@@ -12,17 +12,28 @@ import pytest
 from test_training import make_emt_frames
 from tinynet import study
 from tinynet.blocks import check_block
+from tinynet.bond_lengths import BondScales, PairShell
 
 PLAN = json.loads((study.Path(__file__).resolve().parents[1] / "benchmarks" / "descriptor_study.json").read_text())
 
 
-@pytest.mark.parametrize("n_species", [1, 3])
-def test_every_variant_is_a_valid_descriptor(n_species):
+SI = BondScales.uniform(2.35, ["Si"])
+# SrTiO3-like: two bonded pairs of different lengths, four pairs that are not bonds
+PEROVSKITE = BondScales(["Sr", "Ti", "O"], {
+    "Sr-Sr": PairShell(3.9, 4.7, False), "Sr-Ti": PairShell(3.4, 4.4, False),
+    "Sr-O": PairShell(2.76, 3.8, True), "Ti-Ti": PairShell(3.9, 4.7, False),
+    "Ti-O": PairShell(1.95, 3.2, True), "O-O": PairShell(2.76, 3.4, False)})
+
+
+@pytest.mark.parametrize("scales", [SI, PEROVSKITE], ids=["Si", "SrTiO3"])
+def test_every_variant_is_a_valid_descriptor(scales):
+    elements = scales.elements
     for name in PLAN["variants"]:
-        for k, block in enumerate(study.variant_descriptor(name, 2.35, n_species)["blocks"]):
-            check_block("study", f"{name}.blocks[{k}]", block)
+        descriptor = study.variant_descriptor(name, scales, len(elements))
+        for k, block in enumerate(descriptor["blocks"]):
+            check_block("study", f"{name}.blocks[{k}]", block, elements)
     with pytest.raises(ValueError, match="unknown study variant"):
-        study.variant_descriptor("soap", 2.35, 1)
+        study.variant_descriptor("soap", SI, 1)
 
 
 def test_pareto_front():

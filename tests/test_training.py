@@ -222,13 +222,13 @@ def test_early_stopping_keeps_best(emt_file, tmp_path):
 
 def test_presets_are_explicit():
     d = make_preset("L4(2)", 2.35)
-    mom, rad = d["blocks"]
+    mom, eann = d["blocks"]
     assert mom == {"type": "moments", "n_max": 4, "bond_cutoff": 3.055, "r0": 2.35, "decay_lengths": [0.5, 1.0]}
-    assert rad["type"] == "radial" and len(rad["centers"]) == 8
-    assert 3.84 < rad["cutoff"] < 4.5          # past the 2nd diamond shell, before the 3rd
+    assert eann["type"] == "eann" and len(eann["centers"]) == 6 and eann["l_max"] == 2
+    assert eann["cutoff"] == 5.0               # past the 2nd diamond shell (3.84) and at least 5 A
     d6 = make_preset("L6(4)", 2.35)
     assert d6["blocks"][0]["n_max"] == 6 and len(d6["blocks"][0]["decay_lengths"]) == 3
-    assert 5.43 < d6["blocks"][1]["cutoff"] < 5.92
+    assert 5.43 < d6["blocks"][1]["cutoff"] < 5.92 and d6["blocks"][1]["l_max"] == 3
     assert validate_descriptor(d) == d
     with pytest.raises(ConfigError, match="preset"):
         make_preset("L4[2]", 2.35)

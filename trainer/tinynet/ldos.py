@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from tinynet.data import DataError, nearest_neighbor_distances, sha256_of, split_indices
+from tinynet.data import DataError, sha256_of, split_indices
 from tinynet.ldos_file import (FORMAT_NAME, _plain, FORMAT_VERSION, LDOS_UNITS, REFERENCE, UNITS,
                                energy_grid, evaluate_ldos, read_ldos_model, write_ldos_model)
 
@@ -434,6 +434,7 @@ def train(train_paths, output, test_paths=None, preset="L4(2)", descriptor=None,
     """Fit an LDOS model and write it, its metrics JSON and plots next to `output`.
     Returns the metrics dict."""
     from tinynet.potential_file import n_features
+    from tinynet.bond_lengths import pair_distance_shells
     from tinynet.presets import make_preset
 
     opt = dict(DEFAULTS)
@@ -468,8 +469,7 @@ def train(train_paths, output, test_paths=None, preset="L4(2)", descriptor=None,
 
     preset_used = preset if descriptor is None else None
     if descriptor is None:
-        d1 = max(nearest_neighbor_distances([f.atoms for f in pool]).values())
-        descriptor = make_preset(preset, d1)
+        descriptor = make_preset(preset, pair_distance_shells([f.atoms for f in pool], elements))
     n_feat = n_features(descriptor, len(elements))
     egrid = energy_grid(grid)
     log(f"LDOS training: {len(fit)} fit / {len(val)} validation / {len(test)} test structures, "

@@ -1,27 +1,31 @@
 """Descriptor presets and the training configuration schema.
 
 Presets follow the seed paper's naming ``L<n>(<N>)``: cycle ("moments")
-features for paths up to length n, plus radial neighbour information out to
-the N-th neighbour shell.  Distances are scaled by the training set's
-nearest-neighbour distance d1 (the largest, over elements, of the median
-distance of an atom of that element to its nearest neighbour), so one preset
-fits Si (d1 = 2.35 A) as well as Ge or an oxide.  The resulting explicit
-numbers are what goes into the potential file.
+features for closed walks up to length n over the bond graph, plus an
+angular neighbour density (EANN) out to the N-th neighbour shell.  The
+contents come from the descriptor study (docs/descriptor_study.md): an EANN
+density gave the most accuracy per microsecond on mlearn Si, the moments
+add what a finite cutoff cannot see.
 
-Built-in presets (d1 = nearest-neighbour distance; Si values in brackets)::
+Lengths come from the training data's pair-distance distribution, per
+element pair (tinynet.bond_lengths): the bond graph joins bonded pairs only,
+with each pair's bond cutoff at the first minimum of g_AB(r) after its first
+peak and its hopping referred to that peak; the neighbour-density cutoff
+covers the N-th shell of the longest bond, and at least 5 A, so that a
+molecular or layered system still sees its neighbouring molecules.
 
-  L4(2)  moments: n_max 4, bond_cutoff 1.3 d1 [3.06], r0 d1 [2.35],
-                  decay lengths [0.5, 1.0]                 -> 3*2*S features
-         radial : cutoff 1.85 d1 [4.35] (just past the 2nd diamond shell,
-                  1.63 d1), 8 Gaussian centres evenly from 0.75 d1,
-                  alpha = 0.2 / spacing^2                   -> 8*S features
-  L6(4)  moments: n_max 6, bond_cutoff 1.3 d1, r0 d1,
-                  decay lengths [0.4, 0.8, 1.6]            -> 5*3*S features
-         radial : cutoff 2.45 d1 [5.76] (past the 4th diamond shell,
-                  2.31 d1), 12 centres                      -> 12*S features
+Built-in presets (b = longest bond, first peak; Si values in brackets)::
 
-(S = number of species.)  Any ``L<n>(<N>)`` with 2 <= n <= 8 and 1 <= N <= 5
-is accepted; the tables below give the values for other n and N.
+  L4(2)  moments: n_max 4, decay lengths [0.5, 1.0] A     -> 3*2*S features
+         eann   : cutoff max(1.85 b, 5 A) [5.0], 6 Gaussian centres
+                  from 0.75 x the shortest bond, l_max 2  -> 6*3*S features
+  L6(4)  moments: n_max 6, decay lengths [0.4, 0.8, 1.6] A -> 5*3*S features
+         eann   : cutoff max(2.45 b, 5 A) [5.82], 8 centres, l_max 3
+                                                          -> 8*4*S features
+
+(S = number of species; bond cutoffs [3.135 A for Si] and reference lengths
+per pair.)  Any ``L<n>(<N>)`` with 2 <= n <= 8 and 1 <= N <= 5 is accepted;
+the tables below give the values for other n and N.
 
 Configuration files are JSON (or YAML when PyYAML is installed).  Every key
 is checked: an unknown key or a value of the wrong type is a
@@ -37,6 +41,8 @@ import math
 import os
 import re
 
+from tinynet.bond_lengths import BondScales
+
 
 class ConfigError(Exception):
     """Invalid configuration: names the offending key."""
@@ -45,15 +51,17 @@ class ConfigError(Exception):
 # --------------------------------------------------------------------------
 # presets
 
-# radial cutoff, in units of d1, for "out to the N-th shell" (diamond shells
-# are at 1, 1.63, 1.91, 2.31, 2.52 d1; fcc at 1, 1.41, 1.73, 2, 2.24 d1)
+# neighbour-density cutoff, in units of the bond length b, for "out to the
+# N-th shell" (diamond shells are at 1, 1.63, 1.91, 2.31, 2.52 b; fcc at
+# 1, 1.41, 1.73, 2, 2.24 b), and never below MIN_NEIGHBOUR_CUTOFF
 SHELL_CUTOFF = {1: 1.35, 2: 1.85, 3: 2.1, 4: 2.45, 5: 2.7}
-RADIAL_CENTRES = {1: 6, 2: 8, 3: 10, 4: 12, 5: 14}
+MIN_NEIGHBOUR_CUTOFF = 5.0
+DENSITY_CENTRES = {1: 6, 2: 6, 3: 8, 4: 8, 5: 10}
+DENSITY_L_MAX = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
 DECAY_LENGTHS = {2: [0.5, 1.0], 3: [0.5, 1.0], 4: [0.5, 1.0],
                  5: [0.4, 0.8, 1.6], 6: [0.4, 0.8, 1.6], 7: [0.4, 0.8, 1.6], 8: [0.4, 0.8, 1.6]}
-BOND_CUTOFF_FACTOR = 1.3
-RADIAL_START_FACTOR = 0.75
-EANN_BETA = 0.2
+CENTRE_START_FACTOR = 0.75     # first Gaussian at 0.75 x the shortest bond
+EANN_BETA = 0.2                # Gaussian width rule: alpha = beta / spacing^2
 
 PRESET_NAMES = ("L4(2)", "L6(4)")
 DEFAULT_PRESET = "L4(2)"
@@ -74,32 +82,47 @@ def parse_preset(name: str):
     return n, shells
 
 
-def angular_cutoff(d1: float) -> float:
-    """Cutoff of neighbour-sum blocks: past the 2nd diamond shell (1.63 d1) and
-    at least 5 A, as peers use, so that a molecular or layered system whose
-    d1 is a short covalent bond still sees its neighbouring molecules."""
-    return max(round(SHELL_CUTOFF[2] * d1, 3), 5.0)
+def neighbour_cutoff(bond: float, shells: int = 2) -> float:
+    """Cutoff of neighbour-sum blocks: past the `shells`-th shell of a bond of
+    length `bond` and at least 5 A, as peers use."""
+    return max(round(SHELL_CUTOFF[shells] * bond, 3), MIN_NEIGHBOUR_CUTOFF)
 
 
-def make_preset(name: str, d1: float) -> dict:
-    """Explicit descriptor dict for preset ``name`` and nearest-neighbour distance d1 (A)."""
+def gaussian_centres(start: float, cutoff: float, count: int):
+    """`count` evenly spaced Gaussian centres from `start` and EANN's width rule."""
+    spacing = (cutoff - start) / count
+    return [round(start + k * spacing, 4) for k in range(count)], round(EANN_BETA / spacing**2, 4)
+
+
+def walk_lengths(scales: BondScales):
+    """bond_cutoff and r0 of the walk blocks: numbers for one element, else
+    per pair, with 0 (never bonded) for pairs that are not bonds."""
+    if len(scales.elements) == 1:
+        (shell,) = scales.pairs.values()
+        return shell.minimum, shell.peak
+    cut = {k: (s.minimum if s.bonded else 0.0) for k, s in scales.pairs.items()}
+    r0 = {k: (s.peak if s.bonded else scales.shortest_bond()) for k, s in scales.pairs.items()}
+    return cut, r0
+
+
+def make_preset(name: str, scales) -> dict:
+    """Explicit descriptor dict for preset `name`; `scales` is the data's
+    BondScales, or one nearest-neighbour distance d1 (A) for every pair."""
     n, shells = parse_preset(name)
-    if not (d1 > 0 and math.isfinite(d1)):
-        raise ConfigError(f"preset: invalid nearest-neighbour distance {d1}")
-    d1 = round(float(d1), 3)
-    r_rad = round(SHELL_CUTOFF[shells] * d1, 3)
-    k = RADIAL_CENTRES[shells]
-    r_start = RADIAL_START_FACTOR * d1
-    h = (r_rad - r_start) / k
-    centres = [round(r_start + i * h, 4) for i in range(k)]
-    alpha = round(EANN_BETA / (h * h), 4)
-    blocks = []
-    if n >= 2:
-        blocks.append({"type": "moments", "n_max": n,
-                       "bond_cutoff": round(BOND_CUTOFF_FACTOR * d1, 3),
-                       "r0": d1, "decay_lengths": list(DECAY_LENGTHS[n])})
-    blocks.append({"type": "radial", "cutoff": r_rad, "centers": centres, "alpha": alpha})
-    return {"blocks": blocks}
+    if not isinstance(scales, BondScales):
+        if not (isinstance(scales, (int, float)) and scales > 0 and math.isfinite(scales)):
+            raise ConfigError(f"preset: invalid nearest-neighbour distance {scales}")
+        scales = BondScales.uniform(round(float(scales), 3))
+    cutoff = neighbour_cutoff(scales.longest_bond(), shells)
+    centres, alpha = gaussian_centres(CENTRE_START_FACTOR * scales.shortest_bond(), cutoff,
+                                      DENSITY_CENTRES[shells])
+    bond_cutoff, r0 = walk_lengths(scales)
+    return {"blocks": [
+        {"type": "moments", "n_max": n, "bond_cutoff": bond_cutoff, "r0": r0,
+         "decay_lengths": list(DECAY_LENGTHS[n])},
+        {"type": "eann", "cutoff": cutoff, "centers": centres, "alpha": alpha,
+         "l_max": DENSITY_L_MAX[shells]},
+    ]}
 
 
 # --------------------------------------------------------------------------

@@ -14,8 +14,9 @@ PNG per dataset (Pareto front marked).
 
     python -m tinynet.study benchmarks/descriptor_study.json --out runs/study
 
-Variants are written in units of the dataset's nearest-neighbour distance
-d1, so one plan serves Si, Ge and SrTiO3 (see ``variant_descriptor``).
+Variants are written in terms of the dataset's per-pair bond lengths
+(tinynet.bond_lengths), so one plan serves Si, Ge and SrTiO3 (see
+``variant_descriptor``); ``L4(2)`` and ``L6(4)`` are the presets themselves.
 """
 
 from __future__ import annotations
@@ -31,29 +32,26 @@ from pathlib import Path
 import numpy as np
 
 from tinynet.lammps_support import lammps_potentials_dir
-from tinynet.data import nearest_neighbor_distances
-from tinynet.presets import angular_cutoff
+from tinynet.bond_lengths import BondScales, pair_distance_shells
+from tinynet.presets import (CENTRE_START_FACTOR, PRESET_NAMES, gaussian_centres, make_preset,
+                             neighbour_cutoff, walk_lengths)
 
 
 
 # ---------------------------------------------------------------- variants
 
 
-def _gaussians(d1, cutoff, count):
-    start = 0.75 * d1
-    spacing = (cutoff - start) / count
-    centres = [round(start + k * spacing, 4) for k in range(count)]
-    return centres, round(0.2 / spacing**2, 4)    # EANN's overlap rule, beta = 0.2
-
-
-def variant_descriptor(name: str, d1: float, n_species: int) -> dict:
-    """The blocks of variant `name` for nearest-neighbour distance d1 (A)."""
-    rb = round(1.3 * d1, 3)                          # between 1st and 2nd diamond shell
-    rc = angular_cutoff(d1)                          # 2nd shell and at least 5 A
-    centres, alpha = _gaussians(d1, rc, 10)
-    walk = {"bond_cutoff": rb, "r0": d1, "decay_lengths": [0.5, 1.0]}
+def variant_descriptor(name: str, scales: BondScales, n_species: int) -> dict:
+    """The blocks of variant `name` for the dataset's bond lengths `scales`."""
+    if name in PRESET_NAMES:
+        return make_preset(name, scales)
+    bond_cutoff, r0 = walk_lengths(scales)           # per pair: first minimum / first peak of g(r)
+    rc = neighbour_cutoff(scales.longest_bond())     # 2nd shell and at least 5 A
+    start = CENTRE_START_FACTOR * scales.shortest_bond()
+    centres, alpha = gaussian_centres(start, rc, 10)
+    walk = {"bond_cutoff": bond_cutoff, "r0": r0, "decay_lengths": [0.5, 1.0]}
     radial = {"type": "radial", "cutoff": rc, "centers": centres, "alpha": alpha}
-    few, few_alpha = _gaussians(d1, rc, 6)
+    few, few_alpha = gaussian_centres(start, rc, 6)
     eann = {"type": "eann", "cutoff": rc, "centers": few, "alpha": few_alpha, "l_max": 3}
     bessel = {"type": "bessel", "cutoff": rc, "n_max": 4 if n_species == 1 else 2, "l_max": 4}
     blocks = {
@@ -68,7 +66,7 @@ def variant_descriptor(name: str, d1: float, n_species: int) -> dict:
         "sp-moments+bessel": [{"type": "moments", "orbitals": "sp", "n_max": 4, **walk}, bessel],
     }
     if name not in blocks:
-        raise ValueError(f"unknown study variant {name!r} (known: {', '.join(blocks)})")
+        raise ValueError(f"unknown study variant {name!r} (known: {', '.join([*blocks, *PRESET_NAMES])})")
     return {"blocks": blocks[name]}
 
 
@@ -211,7 +209,7 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
         frames = read(ds["train"][0], ":")
         elements = sorted({s for a in frames for s in a.get_chemical_symbols()},
                           key=lambda s: ds.get("elements", []).index(s) if s in ds.get("elements", []) else 99)
-        d1 = round(max(nearest_neighbor_distances(frames).values()), 3)
+        scales = pair_distance_shells(frames, elements)
         rows = [r for r in results["datasets"].get(ds_name, []) if r["variant"] in plan["variants"]]
         done = {r["variant"] for r in rows}
         ds_out = out / ds_name
@@ -219,7 +217,7 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
         for variant in plan["variants"]:
             if variant in done:
                 continue
-            descriptor = variant_descriptor(variant, d1, len(elements))
+            descriptor = variant_descriptor(variant, scales, len(elements))
             log(f"{ds_name} / {variant}: {n_features(descriptor, len(elements))} features, training "
                 f"{plan['minutes']} min")
             potential, tested = ds_out / f"{variant}.tinynet", ds_out / f"{variant}.test.json"

@@ -40,7 +40,8 @@ import numpy as np
 
 from tinynet import atomic, batches as batching, core_repulsion, memory, parallel
 from tinynet.batches import EV_A3_TO_GPA, composition_matrix  # noqa: F401  (re-exported)
-from tinynet.data import DataError, load_files, nearest_neighbor_distances, split_indices
+from tinynet.bond_lengths import pair_distance_shells
+from tinynet.data import DataError, load_files, split_indices
 from tinynet.potential_file import STD_RELATIVE_FLOOR, descriptor_cutoff, n_features
 from tinynet.presets import ConfigError, make_preset, validate_config  # noqa: F401
 
@@ -616,15 +617,16 @@ def read_resume_state(ckpt, cfg, split, comm):
 
 def choose_descriptor(cfg, split, resume_state):
     """Stage 2: the checkpoint's descriptor, the configured one, or the preset
-    scaled to the fitting split's nearest-neighbour distance."""
+    fitted to the fitting split's per-pair bond lengths (tinynet.bond_lengths)."""
     if resume_state is not None:
         return resume_state[0]["descriptor"]
     if cfg["descriptor"] is not None:
         return cfg["descriptor"]
-    nn = nearest_neighbor_distances(split.fit.frames)
-    if not nn:
-        raise DataError("training data: no atom has a neighbour within 8 A; cannot derive a preset")
-    return make_preset(cfg["preset"], max(nn.values()))
+    try:
+        scales = pair_distance_shells(split.fit.frames, split.elements)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    return make_preset(cfg["preset"], scales)
 
 
 @dataclass
