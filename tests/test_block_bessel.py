@@ -258,7 +258,7 @@ def test_malformed_block_is_named_by_both_readers(change, field):
         block.update(change)
     pattern = rf"blocks\[0\]\.{field}\b"
     with pytest.raises(ValueError, match=pattern):
-        _core.Descriptor(json.dumps({"blocks": [block]}), 2)
+        _core.Descriptor(json.dumps({"blocks": [block]}), ["Si", "Ge"])
     with pytest.raises(PotentialFileError, match=pattern):
         check_block("<test>", "descriptor.blocks[0]", block)
 
@@ -266,6 +266,6 @@ def test_malformed_block_is_named_by_both_readers(change, field):
 def test_well_formed_block_is_accepted_by_both_readers():
     block = dict(BLOCK_HIGH)
     check_block("<test>", "descriptor.blocks[0]", block)
-    desc = _core.Descriptor(json.dumps({"blocks": [block]}), 3)
+    desc = _core.Descriptor(json.dumps({"blocks": [block]}), ["Si", "Ge", "C"])
     assert desc.n_features == 25 * 13 * 6
     assert desc.cutoff == block["cutoff"]

@@ -181,7 +181,7 @@ def test_malformed_block_rejected_by_both_readers(name):
     bad, field = MALFORMED[name]
     where = rf"descriptor\.blocks\[0\]\.{field}"
     with pytest.raises(ValueError, match=where):
-        _core.Descriptor(json.dumps({"blocks": [bad]}), 2)
+        _core.Descriptor(json.dumps({"blocks": [bad]}), ["Si", "Ge"])
 
     potential = random_potential(["Si", "Ge"], {"blocks": [EVEN]})
     potential["descriptor"]["blocks"][0] = bad
@@ -193,7 +193,7 @@ def test_malformed_block_rejected_by_both_readers(name):
 
 def test_well_formed_block_accepted_by_both_readers():
     """The malformed cases above differ from EVEN in one field only."""
-    assert _core.Descriptor(json.dumps({"blocks": [EVEN]}), 2).n_features == 4 * 5 * 3
+    assert _core.Descriptor(json.dumps({"blocks": [EVEN]}), ["Si", "Ge"]).n_features == 4 * 5 * 3
     validate_potential(random_potential(["Si", "Ge"], {"blocks": [EVEN]}))
 
 

@@ -127,7 +127,7 @@ def test_malformed_block_rejected_by_both_readers(key, value):
         block[key] = value
     field = f"blocks[0].{key}"
     with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
-        _core.Descriptor(json.dumps({"blocks": [block]}), 1)
+        _core.Descriptor(json.dumps({"blocks": [block]}), ["Si"])
     with pytest.raises(PotentialFileError) as err:
         check_block("<test>", "blocks[0]", block)
     assert err.value.field == field
@@ -137,7 +137,7 @@ def test_feature_count_and_range_agree_with_python_spec():
     from tinynet.blocks import spec_of
 
     block = cycles_block(n_max=7, bond_cutoff=2.9)
-    core = _core.Descriptor(json.dumps({"blocks": [block]}), 3)
+    core = _core.Descriptor(json.dumps({"blocks": [block]}), ["Si", "Ge", "C"])
     assert core.n_features == spec_of(block).size(block, 3) == 5 * 2 * 3
     assert core.cutoff == spec_of(block).range(block) == 3 * 2.9
     assert core.bond_cutoff == 2.9

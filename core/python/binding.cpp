@@ -183,11 +183,11 @@ PYBIND11_MODULE(_core, m)
            py::keep_alive<1, 2>(), py::keep_alive<1, 3>());
 
   py::class_<Descriptor>(m, "Descriptor")
-      .def(py::init([](const std::string &json_text, int n_species) {
+      .def(py::init([](const std::string &json_text, const std::vector<std::string> &elements) {
              return translate_errors<Descriptor>(
-                 [&] { return parse_descriptor(json_text, n_species, "<descriptor>"); });
+                 [&] { return parse_descriptor(json_text, elements, "<descriptor>"); });
            }),
-           py::arg("descriptor_json"), py::arg("n_species"))
+           py::arg("descriptor_json"), py::arg("elements"))
       .def_property_readonly("n_features", &Descriptor::n_features)
       .def_property_readonly("cutoff", &Descriptor::cutoff)
       .def_property_readonly("bond_cutoff", &Descriptor::bond_cutoff)

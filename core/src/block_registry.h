@@ -5,18 +5,23 @@
 
 #include "json_field.h"
 #include "tinynet/descriptor.h"
+#include "tinynet/hopping.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace tinynet {
 
-using BlockReader = std::unique_ptr<DescriptorBlock> (*)(const Field &block, int n_species);
+// `elements`: the file's element symbols; species s is elements[s].
+using Elements = std::vector<std::string>;
+using BlockReader = std::unique_ptr<DescriptorBlock> (*)(const Field &block, const Elements &elements);
 
-std::unique_ptr<DescriptorBlock> read_moments_block(const Field &block, int n_species);
-std::unique_ptr<DescriptorBlock> read_simple_cycles_block(const Field &block, int n_species);
-std::unique_ptr<DescriptorBlock> read_radial_block(const Field &block, int n_species);
-std::unique_ptr<DescriptorBlock> read_eann_block(const Field &block, int n_species);
-std::unique_ptr<DescriptorBlock> read_bessel_block(const Field &block, int n_species);
+std::unique_ptr<DescriptorBlock> read_moments_block(const Field &block, const Elements &elements);
+std::unique_ptr<DescriptorBlock> read_simple_cycles_block(const Field &block, const Elements &elements);
+std::unique_ptr<DescriptorBlock> read_radial_block(const Field &block, const Elements &elements);
+std::unique_ptr<DescriptorBlock> read_eann_block(const Field &block, const Elements &elements);
+std::unique_ptr<DescriptorBlock> read_bessel_block(const Field &block, const Elements &elements);
 
 // Parameter bounds shared by the block readers, so that every accepted file
 // gives finite features (docs/potential_file.md; Python: tinynet.blocks).
@@ -29,17 +34,22 @@ constexpr double MAX_HOPPING_EXPONENT = 300.0;       // n_max (r0 - MIN_BOND) / 
 std::vector<double> read_centers(const Field &centers);
 double read_alpha(const Field &alpha);
 
-// Bond-walk parameters of the moments and simple-cycles blocks.
-struct WalkParameters {
-  double bond_cutoff = 0.0, r0 = 0.0;
-  std::vector<double> decay_lengths;
-};
-WalkParameters read_walk_parameters(const Field &block, long n_max);
+// A parameter given per species pair: one number for every pair, or an
+// object {"A-B": number} naming each unordered pair of `elements` once, in
+// either order. `read` checks one number. Returns the symmetric S x S table
+// (pair (s, t) at s * S + t).
+std::vector<double> read_pair_table(const Field &value, const Elements &elements,
+                                    double (*read)(const Field &));
+
+// Bond-walk parameters of the moments and simple-cycles blocks: bond_cutoff
+// and r0 (per species pair; a pair's bond cutoff 0: never bonded) and
+// decay_lengths.
+Hopping read_hopping(const Field &block, long n_max, const Elements &elements);
 
 // A file's "descriptor" section: {"blocks": [...]} (potential and LDOS files).
-Descriptor read_descriptor(const Field &descriptor, int n_species);
+Descriptor read_descriptor(const Field &descriptor, const Elements &elements);
 
 // The block described by `block`, or FileError naming the field.
-std::unique_ptr<DescriptorBlock> read_block(const Field &block, int n_species);
+std::unique_ptr<DescriptorBlock> read_block(const Field &block, const Elements &elements);
 
 }    // namespace tinynet

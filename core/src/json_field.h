@@ -7,6 +7,7 @@
 // nlohmann/json, as vendored (namespace nlohmann_lmp) in the LAMMPS headers.
 #include "nlohmann/json.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <set>
@@ -64,6 +65,11 @@ class Field {
   }
 
   [[noreturn]] void fail(const std::string &what) const { throw FileError(file_, path_, what); }
+  // A failure naming the member `key` of this object, present or not.
+  [[noreturn]] void fail_at(const std::string &key, const std::string &what) const
+  {
+    throw FileError(file_, join(key), what);
+  }
 
   Field operator[](const std::string &key) const
   {
@@ -77,6 +83,15 @@ class Field {
     return Field(file_, value_.at(k), path_ + "[" + std::to_string(k) + "]");
   }
   bool has(const std::string &key) const { return value_.is_object() && value_.contains(key); }
+  // The keys of an object, in byte order (as Python's sorted() orders them).
+  std::vector<std::string> keys() const
+  {
+    if (!value_.is_object()) fail("expected an object");
+    std::vector<std::string> out;
+    for (auto it = value_.begin(); it != value_.end(); ++it) out.push_back(it.key());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   bool is_object() const { return value_.is_object(); }
 
   void only_keys(const std::set<std::string> &allowed) const

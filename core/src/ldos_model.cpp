@@ -148,7 +148,7 @@ LdosModel read_ldos_model(const std::string &path)
   model.units = "metal";
   model.elements = read_elements(root["elements"]);
   const int n_species = (int) model.elements.size();
-  model.descriptor = read_descriptor(root["descriptor"], n_species);
+  model.descriptor = read_descriptor(root["descriptor"], model.elements);
 
   model.grid = read_grid(root["ldos"]);
 

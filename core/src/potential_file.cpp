@@ -178,10 +178,11 @@ json parse(const std::string &text, const std::string &source)
 
 }    // namespace
 
-Descriptor parse_descriptor(const std::string &json_text, int n_species, const std::string &source)
+Descriptor parse_descriptor(const std::string &json_text, const std::vector<std::string> &elements,
+                            const std::string &source)
 {
   const json doc = parse(json_text, source);
-  return read_descriptor(Field(source, doc, "descriptor"), n_species);
+  return read_descriptor(Field(source, doc, "descriptor"), elements);
 }
 
 CoreRepulsion parse_core_repulsion(const std::string &json_text, const std::vector<std::string> &elements,
@@ -211,7 +212,7 @@ Potential read_potential(const std::string &path)
   pot.elements = read_elements(root["elements"]);
   const int n_species = (int) pot.elements.size();
 
-  pot.descriptor = read_descriptor(root["descriptor"], n_species);
+  pot.descriptor = read_descriptor(root["descriptor"], pot.elements);
 
   pot.cutoff = root["cutoff"].cutoff();
   if (std::fabs(pot.cutoff - pot.descriptor.cutoff()) > 1e-12 * std::max(1.0, pot.descriptor.cutoff()))

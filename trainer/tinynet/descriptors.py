@@ -30,12 +30,14 @@ def species_indices(atoms, elements) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _descriptor(descriptor_json: str, n_species: int) -> _core.Descriptor:
-    return _core.Descriptor(descriptor_json, n_species)
+def _descriptor(descriptor_json: str, elements: tuple) -> _core.Descriptor:
+    return _core.Descriptor(descriptor_json, list(elements))
 
 
 def core_descriptor(descriptor: dict, elements) -> _core.Descriptor:
-    return _descriptor(json.dumps(descriptor, sort_keys=True), len(elements))
+    """The C++ descriptor for `elements` (species s is elements[s]; blocks
+    with per-element-pair parameters name them)."""
+    return _descriptor(json.dumps(descriptor, sort_keys=True), tuple(str(e) for e in elements))
 
 
 def _encode(atom, shift, n_atoms, k):

@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from tinynet.blocks import check_block, spec_of
+from tinynet.blocks import check_descriptor, spec_of
 from tinynet.validation import (PotentialFileError, _integer, _list, _number,
                                 _number_list, _object, _string, _type_name)
 
@@ -53,13 +53,6 @@ def _plain(obj):
     if isinstance(obj, np.floating):
         return float(obj)
     return obj
-
-
-def _check_descriptor(src, descriptor):
-    _object(src, "descriptor", descriptor, ("blocks",))
-    blocks = _list(src, "descriptor.blocks", descriptor["blocks"], nonempty=True)
-    for b, block in enumerate(blocks):
-        check_block(src, f"descriptor.blocks[{b}]", block)
 
 
 def _check_grid(src, ldos):
@@ -127,7 +120,7 @@ def validate_ldos_model(model, source="<memory>"):
             raise PotentialFileError(src, f"elements[{e}]", "empty string")
     if len(set(elements)) != len(elements):
         raise PotentialFileError(src, "elements", f"duplicate element in {elements}")
-    _check_descriptor(src, m["descriptor"])
+    check_descriptor(src, "descriptor", m["descriptor"], elements)
     n_feat = sum(spec_of(b).size(b, len(elements)) for b in m["descriptor"]["blocks"])
     n_points = _check_grid(src, m["ldos"])
     models = m["models"]

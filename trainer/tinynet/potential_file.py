@@ -29,7 +29,7 @@ import tempfile
 import numpy as np
 
 from tinynet.atomic import umask
-from tinynet.blocks import MAX_CUTOFF, check_block, spec_of
+from tinynet.blocks import MAX_CUTOFF, check_descriptor, spec_of
 from tinynet.validation import (PotentialFileError, _bounded, _integer, _list,
                                 _number, _number_list, _object, _string,
                                 _type_name)
@@ -62,13 +62,6 @@ _LAYER_KEYS = ("weights", "bias", "activation")
 # descriptor
 # --------------------------------------------------------------------------
 
-def _check_descriptor(descriptor, src="<memory>", field="descriptor"):
-    _object(src, field, descriptor, ("blocks",))
-    blocks = _list(src, f"{field}.blocks", descriptor["blocks"], nonempty=True)
-    for b, block in enumerate(blocks):
-        check_block(src, f"{field}.blocks[{b}]", block)
-
-
 def _block_range(block):
     return spec_of(block).range(block)
 
@@ -81,14 +74,14 @@ def descriptor_cutoff(descriptor):
     """Overall interaction range: max over blocks of the block range
     (see tinynet.blocks for each block type's range)."""
     descriptor = _plain(descriptor)
-    _check_descriptor(descriptor)
+    check_descriptor("<memory>", "descriptor", descriptor)
     return max(_block_range(b) for b in descriptor["blocks"])
 
 
 def block_sizes(descriptor, n_elements):
     """Number of features contributed by each block, in block order."""
     descriptor = _plain(descriptor)
-    _check_descriptor(descriptor)
+    check_descriptor("<memory>", "descriptor", descriptor)
     n_elements = _integer("<memory>", "n_elements", n_elements, minimum=1)
     return [_block_size(b, n_elements) for b in descriptor["blocks"]]
 
@@ -254,7 +247,7 @@ def validate_potential(potential, source="<memory>"):
         raise PotentialFileError(src, "elements",
                                  f"duplicate element in {elements}")
 
-    _check_descriptor(pot["descriptor"], src)
+    check_descriptor(src, "descriptor", pot["descriptor"], elements)
     expected_cutoff = max(_block_range(b) for b in pot["descriptor"]["blocks"])
     cutoff = _number(src, "cutoff", pot["cutoff"], positive=True)
     if cutoff > MAX_CUTOFF:

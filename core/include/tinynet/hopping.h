@@ -1,31 +1,69 @@
 // Bond hoppings shared by the blocks that walk the bond graph (DESIGN.md
 // section 2): h_c(r) = exp(-(r - r0)/lambda_c) fc(r/r_b), one per decay
-// channel c, and the lazily filled bond table that holds them.
+// channel c, with r_b and r0 per species pair, and the lazily filled bond
+// table that holds them.
 #pragma once
 
 #include "tinynet/descriptor.h"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 namespace tinynet {
 
-struct Hopping {
-  double rb = 0.0, r0 = 0.0;      // bond cutoff, reference length
-  std::vector<double> decay;      // lambda_c per channel
-
-  int n_channels() const { return (int) decay.size(); }
-
-  // h_c(r) and dh_c/dr of every channel at distance r < rb.
-  void operator()(double r, double *h, double *dh) const
+class Hopping {
+ public:
+  Hopping() = default;
+  // rb, r0: S x S species-pair tables (pair (s, t) at s * S + t), symmetric;
+  // rb 0: the pair is never bonded.
+  Hopping(int n_species, std::vector<double> rb, std::vector<double> r0, std::vector<double> decay) :
+      n_species_(n_species), rb_(std::move(rb)), r0_(std::move(r0)), decay_(std::move(decay))
   {
+    const size_t n_pairs = (size_t) n_species * n_species;
+    if (n_species < 1 || rb_.size() != n_pairs || r0_.size() != n_pairs)
+      throw std::invalid_argument("hopping: bond_cutoff and r0 need one value per species pair");
+    if (decay_.empty()) throw std::invalid_argument("hopping: decay_lengths is empty");
+    for (double l : decay_)
+      if (!(l > 0.0)) throw std::invalid_argument("hopping: decay lengths must be > 0");
+    for (int s = 0; s < n_species; ++s)
+      for (int t = 0; t < n_species; ++t) {
+        const size_t st = pair(s, t), ts = pair(t, s);
+        if (!(rb_[st] >= 0.0)) throw std::invalid_argument("hopping: bond_cutoff must be >= 0");
+        if (rb_[st] != rb_[ts] || r0_[st] != r0_[ts])
+          throw std::invalid_argument("hopping: species-pair tables must be symmetric");
+      }
+    rbsq_.resize(n_pairs);
+    for (size_t p = 0; p < n_pairs; ++p) rbsq_[p] = rb_[p] * rb_[p];
+    max_rb_ = *std::max_element(rb_.begin(), rb_.end());
+    if (!(max_rb_ > 0.0)) throw std::invalid_argument("hopping: no species pair is bonded");
+  }
+
+  int n_species() const { return n_species_; }
+  int n_channels() const { return (int) decay_.size(); }
+  int pair(int s, int t) const { return s * n_species_ + t; }
+  double max_rb() const { return max_rb_; }    // the walk's bond and list cutoff
+  const double *rbsq_row(int s) const { return &rbsq_[(size_t) s * n_species_]; }
+
+  // h_c(r) and dh_c/dr of every channel for a bond of species pair p =
+  // pair(s, t) at distance r < rb(s, t).
+  void operator()(int p, double r, double *h, double *dh) const
+  {
+    const double rb = rb_[p], r0 = r0_[p];
     const double fc = cutoff_fn(r / rb), dfc = cutoff_fn_deriv(r / rb) / rb;
-    for (size_t c = 0; c < decay.size(); ++c) {
-      const double e = std::exp(-(r - r0) / decay[c]);
+    for (size_t c = 0; c < decay_.size(); ++c) {
+      const double e = std::exp(-(r - r0) / decay_[c]);
       h[c] = e * fc;
-      dh[c] = e * (dfc - fc / decay[c]);
+      dh[c] = e * (dfc - fc / decay_[c]);
     }
   }
+
+ private:
+  int n_species_ = 0;
+  std::vector<double> rb_, r0_, rbsq_;
+  std::vector<double> decay_;    // lambda_c per channel
+  double max_rb_ = 0.0;
 };
 
 // Forget last step's rows (capacity is kept).
@@ -40,22 +78,29 @@ inline void reset_bond_table(BondTable &t, const NeighborGraph &graph)
   t.dhop.clear();
 }
 
-// The bonds of node u (partners closer than rb with a species this model
-// handles), appended to the table the first time u is reached in a step.
+// The bonds of node u (partners with a species this model handles, closer
+// than the bond cutoff of their species pair, which is 0 for a pair that is
+// never bonded), appended to the table the first time u is reached in a step.
 inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopping &hopping, int u)
 {
   if (t.row_start[u] >= 0) return;
   const int nc = hopping.n_channels();
-  const double rbsq = hopping.rb * hopping.rb;
-  const double *xu = graph.x + 3 * u;
   const int first = (int) t.partner.size();
+  const int su = graph.species[u];
+  t.row_start[u] = first;
+  t.row_count[u] = 0;
+  if (su < 0) return;
+  const double *rbsq = hopping.rbsq_row(su);    // by the partner's species
+  const int pair_row = hopping.pair(su, 0);
+  const double *xu = graph.x + 3 * u;
   for (int k = 0; k < graph.count[u]; ++k) {
     const int v = graph.neighbor(u, k);
-    if (v == u || graph.species[v] < 0) continue;
+    const int sv = graph.species[v];
+    if (v == u || sv < 0) continue;
     const double *xv = graph.x + 3 * v;
     const double dx = xv[0] - xu[0], dy = xv[1] - xu[1], dz = xv[2] - xu[2];
     const double rsq = dx * dx + dy * dy + dz * dz;
-    if (rsq >= rbsq) continue;
+    if (rsq >= rbsq[sv]) continue;
     const double r = std::sqrt(rsq);
     t.partner.push_back(v);
     t.unit.push_back(dx / r);
@@ -69,9 +114,8 @@ inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopp
       t.hop.push_back(0.0);
       t.dhop.push_back(0.0);
     }
-    hopping(r, &t.hop[h], &t.dhop[h]);
+    hopping(pair_row + sv, r, &t.hop[h], &t.dhop[h]);
   }
-  t.row_start[u] = first;
   t.row_count[u] = (int) t.partner.size() - first;
 }
 

@@ -128,7 +128,9 @@ void compute_repulsion(const CoreRepulsion &repulsion, const NeighborGraph &grap
 CoreRepulsion parse_core_repulsion(const std::string &json_text, const std::vector<std::string> &elements,
                                    double cutoff, const std::string &source);
 
-// Build a descriptor from the JSON text of a potential file's "descriptor" section.
-Descriptor parse_descriptor(const std::string &json_text, int n_species, const std::string &source);
+// Build a descriptor from the JSON text of a potential file's "descriptor"
+// section, for the given elements (species s is elements[s]).
+Descriptor parse_descriptor(const std::string &json_text, const std::vector<std::string> &elements,
+                            const std::string &source);
 
 }    // namespace tinynet

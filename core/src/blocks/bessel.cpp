@@ -267,13 +267,13 @@ double BesselBlock::memory_bytes() const
       sizeof(double);
 }
 
-std::unique_ptr<DescriptorBlock> read_bessel_block(const Field &b, int n_species)
+std::unique_ptr<DescriptorBlock> read_bessel_block(const Field &b, const Elements &elements)
 {
   b.only_keys({"type", "cutoff", "n_max", "l_max"});
   const double rc = b["cutoff"].cutoff();
   const int n_max = (int) b["n_max"].integer_in(0, 24);
   const int l_max = (int) b["l_max"].integer_in(0, 12);
-  return std::make_unique<BesselBlock>(rc, n_max, l_max, n_species);
+  return std::make_unique<BesselBlock>(rc, n_max, l_max, (int) elements.size());
 }
 
 }    // namespace tinynet

@@ -284,14 +284,14 @@ void EannBlock::backprop(Environment &env, const double *dE_dG)
   }
 }
 
-std::unique_ptr<DescriptorBlock> read_eann_block(const Field &b, int n_species)
+std::unique_ptr<DescriptorBlock> read_eann_block(const Field &b, const Elements &elements)
 {
   b.only_keys({"type", "cutoff", "centers", "alpha", "l_max"});
   const double rc = b["cutoff"].cutoff();
   std::vector<double> centers = read_centers(b["centers"]);
   const double alpha = read_alpha(b["alpha"]);
   const int l_max = (int) b["l_max"].integer_in(0, 8);
-  return std::make_unique<EannBlock>(rc, std::move(centers), alpha, l_max, n_species);
+  return std::make_unique<EannBlock>(rc, std::move(centers), alpha, l_max, (int) elements.size());
 }
 
 }    // namespace tinynet

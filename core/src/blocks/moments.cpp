@@ -12,19 +12,11 @@ namespace tinynet {
 // Moments block
 // ---------------------------------------------------------------------------
 
-MomentsBlock::MomentsBlock(int n_max, double bond_cutoff, double r0,
-                           std::vector<double> decay_lengths, int n_species) :
-    n_max_(n_max), depth_(n_max / 2), n_species_(n_species), rb_(bond_cutoff), r0_(r0),
-    decay_(std::move(decay_lengths))
+MomentsBlock::MomentsBlock(int n_max, Hopping hopping) :
+    n_max_(n_max), depth_(n_max / 2), n_species_(hopping.n_species()), hopping_(std::move(hopping))
 {
-  hopping_.rb = rb_;
-  hopping_.r0 = r0_;
-  hopping_.decay = decay_;
   if (n_max_ < 2) throw std::invalid_argument("moments block: n_max must be >= 2");
-  if (!(rb_ > 0.0)) throw std::invalid_argument("moments block: bond_cutoff must be > 0");
-  if (decay_.empty()) throw std::invalid_argument("moments block: decay_lengths is empty");
-  for (double l : decay_)
-    if (!(l > 0.0)) throw std::invalid_argument("moments block: decay lengths must be > 0");
+  if (hopping_.n_channels() == 0) throw std::invalid_argument("moments block: no hopping channels");
 }
 
 void MomentsBlock::prepare(const NeighborGraph &graph)
@@ -112,7 +104,7 @@ void MomentsBlock::gather_edge_hops()
   // Per channel, the hopping of each walk edge in edge order: the sweeps
   // below read them three times per level, contiguously instead of through
   // edge_bond into the bond table.
-  const int nc = (int) decay_.size(), ne = (int) edge_p.size();
+  const int nc = hopping_.n_channels(), ne = (int) edge_p.size();
   edge_h.resize((size_t) nc * ne);
   edge_dh.resize((size_t) nc * ne);
   for (int c = 0; c < nc; ++c)
@@ -125,7 +117,7 @@ void MomentsBlock::gather_edge_hops()
 
 void MomentsBlock::compute(Environment &env, double *features)
 {
-  const int nc = (int) decay_.size();
+  const int nc = hopping_.n_channels();
   std::fill(features, features + n_features(), 0.0);
   walk(env);
   gather_edge_hops();
@@ -166,7 +158,7 @@ void MomentsBlock::compute(Environment &env, double *features)
 
 void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
-  const int nc = (int) decay_.size();
+  const int nc = hopping_.n_channels();
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
   const int *ep = edge_p.data(), *eq = edge_q.data();
   dE_dr_edge.assign(ne, 0.0);
@@ -232,17 +224,14 @@ namespace {
 constexpr int NORB = 4;
 }
 
-SpMomentsBlock::SpMomentsBlock(int n_max, double bond_cutoff, double r0,
-                               std::vector<double> decay_lengths, double sp_splitting,
-                               int n_species) :
-    MomentsBlock(n_max, bond_cutoff, r0, std::move(decay_lengths), n_species),
-    sp_splitting_(sp_splitting)
+SpMomentsBlock::SpMomentsBlock(int n_max, Hopping hopping, double sp_splitting) :
+    MomentsBlock(n_max, std::move(hopping)), sp_splitting_(sp_splitting)
 {
 }
 
 void SpMomentsBlock::apply_h(int c, const double *v, double *out) const
 {
-  const int nc = (int) decay_.size(), ne = (int) edge_p.size(), nw = (int) walk_env.size();
+  const int nc = hopping_.n_channels(), ne = (int) edge_p.size(), nw = (int) walk_env.size();
   constexpr double ss = ETA_SSS, sp = ETA_SPS, ppp = ETA_PPP, dpp = ETA_PPS - ETA_PPP;
   for (int e = 0; e < ne; ++e) {
     const int b = edge_bond[e];
@@ -268,7 +257,7 @@ void SpMomentsBlock::apply_h(int c, const double *v, double *out) const
 void SpMomentsBlock::accumulate_bilinear(int c, const double *x, const double *y, double scale)
 {
   // d(x^T H y) per edge = X^T B Y with (X, Y) = (x_p, y_q) and (y_p, x_q).
-  const int nc = (int) decay_.size(), ne = (int) edge_p.size();
+  const int nc = hopping_.n_channels(), ne = (int) edge_p.size();
   constexpr double ss = ETA_SSS, sp = ETA_SPS, ppp = ETA_PPP, dpp = ETA_PPS - ETA_PPP;
   for (int e = 0; e < ne; ++e) {
     const int b = edge_bond[e];
@@ -292,7 +281,7 @@ void SpMomentsBlock::accumulate_bilinear(int c, const double *x, const double *y
 
 void SpMomentsBlock::compute(Environment &env, double *features)
 {
-  const int nc = (int) decay_.size();
+  const int nc = hopping_.n_channels();
   std::fill(features, features + n_features(), 0.0);
   walk(env);
 
@@ -333,7 +322,7 @@ void SpMomentsBlock::compute(Environment &env, double *features)
 
 void SpMomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
-  const int nc = (int) decay_.size();
+  const int nc = hopping_.n_channels();
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
   const size_t level_size = (size_t) nw * NORB, start_size = level_size * levels;
   dE_dr_edge.assign(ne, 0.0);
@@ -380,11 +369,11 @@ void SpMomentsBlock::backprop(Environment &env, const double *dE_dG)
   project_edge_gradients(env, dE_dr_edge.data(), dE_dl_edge.data());
 }
 
-std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, int n_species)
+std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, const Elements &elements)
 {
   b.only_keys({"type", "n_max", "bond_cutoff", "r0", "decay_lengths", "orbitals", "sp_splitting"});
   const long n_max = b["n_max"].integer_in(2, 32);
-  const WalkParameters walk = read_walk_parameters(b, n_max);
+  Hopping hopping = read_hopping(b, n_max, elements);
   const std::string orbitals = b.has("orbitals") ? b["orbitals"].str() : "s";
   if (orbitals != "s" && orbitals != "sp") b["orbitals"].fail("expected 's' or 'sp', got '" + orbitals + "'");
   double sp_splitting = 0.0;
@@ -393,10 +382,8 @@ std::unique_ptr<DescriptorBlock> read_moments_block(const Field &b, int n_specie
     sp_splitting = b["sp_splitting"].number();
     if (std::fabs(sp_splitting) > 10.0) b["sp_splitting"].fail("must be within +-10");
   }
-  if (orbitals == "s") return std::make_unique<MomentsBlock>((int) n_max, walk.bond_cutoff, walk.r0, walk.decay_lengths,
-                                                         n_species);
-  return std::make_unique<SpMomentsBlock>((int) n_max, walk.bond_cutoff, walk.r0, walk.decay_lengths,
-                                          sp_splitting, n_species);
+  if (orbitals == "s") return std::make_unique<MomentsBlock>((int) n_max, std::move(hopping));
+  return std::make_unique<SpMomentsBlock>((int) n_max, std::move(hopping), sp_splitting);
 }
 
 }    // namespace tinynet

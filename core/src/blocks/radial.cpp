@@ -116,12 +116,12 @@ void RadialBlock::backprop(Environment &env, const double *dE_dG)
 }
 
 
-std::unique_ptr<DescriptorBlock> read_radial_block(const Field &b, int n_species)
+std::unique_ptr<DescriptorBlock> read_radial_block(const Field &b, const Elements &elements)
 {
   b.only_keys({"type", "cutoff", "centers", "alpha"});
   const double rc = b["cutoff"].cutoff();
   std::vector<double> centers = read_centers(b["centers"]);
-  return std::make_unique<RadialBlock>(rc, centers, read_alpha(b["alpha"]), n_species);
+  return std::make_unique<RadialBlock>(rc, centers, read_alpha(b["alpha"]), (int) elements.size());
 }
 
 }    // namespace tinynet

@@ -12,20 +12,13 @@ namespace tinynet {
 // Simple-cycles block
 // ---------------------------------------------------------------------------
 
-SimpleCyclesBlock::SimpleCyclesBlock(int n_max, double bond_cutoff, double r0,
-                                     std::vector<double> decay_lengths, int n_species) :
-    n_max_(n_max), n_species_(n_species)
+SimpleCyclesBlock::SimpleCyclesBlock(int n_max, Hopping hopping) :
+    n_max_(n_max), n_species_(hopping.n_species()), hopping_(std::move(hopping))
 {
   if (n_max_ < 3 || n_max_ > N_MAX_LIMIT)
     throw std::invalid_argument("simple_cycles block: n_max must be between 3 and 8");
-  if (!(bond_cutoff > 0.0)) throw std::invalid_argument("simple_cycles block: bond_cutoff must be > 0");
-  if (decay_lengths.empty()) throw std::invalid_argument("simple_cycles block: decay_lengths is empty");
-  for (double l : decay_lengths)
-    if (!(l > 0.0)) throw std::invalid_argument("simple_cycles block: decay lengths must be > 0");
-  hopping_.rb = bond_cutoff;
-  hopping_.r0 = r0;
-  hopping_.decay = std::move(decay_lengths);
   nc_ = hopping_.n_channels();
+  if (nc_ == 0) throw std::invalid_argument("simple_cycles block: no hopping channels");
   nf_ = n_features();
   prefix_.resize((size_t) (n_max_ + 1) * nc_);
   suffix_.resize(nc_);
@@ -233,9 +226,9 @@ void SimpleCyclesBlock::too_many_paths(const Environment &env) const
   char msg[512];
   std::snprintf(msg, sizeof msg,
                 "simple_cycles block: the cycle search around centre node %d (at %.4g %.4g %.4g) "
-                "visited more than %ld paths (n_max %d, bond_cutoff %g A, %d bonds at the centre); "
+                "visited more than %ld paths (n_max %d, largest bond_cutoff %g A, %d bonds at the centre); "
                 "use a smaller n_max or bond_cutoff",
-                env.center, x[0], x[1], x[2], MAX_PATHS, n_max_, hopping_.rb,
+                env.center, x[0], x[1], x[2], MAX_PATHS, n_max_, hopping_.max_rb(),
                 adj_start.size() > 1 ? adj_start[1] : 0);
   throw std::runtime_error(msg);
 }
@@ -259,13 +252,11 @@ void SimpleCyclesBlock::backprop(Environment &env, const double *dE_dG)
   }
 }
 
-std::unique_ptr<DescriptorBlock> read_simple_cycles_block(const Field &b, int n_species)
+std::unique_ptr<DescriptorBlock> read_simple_cycles_block(const Field &b, const Elements &elements)
 {
   b.only_keys({"type", "n_max", "bond_cutoff", "r0", "decay_lengths"});
   const long n_max = b["n_max"].integer_in(3, SimpleCyclesBlock::N_MAX_LIMIT);
-  const WalkParameters walk = read_walk_parameters(b, n_max);
-  return std::make_unique<SimpleCyclesBlock>((int) n_max, walk.bond_cutoff, walk.r0, walk.decay_lengths,
-                                             n_species);
+  return std::make_unique<SimpleCyclesBlock>((int) n_max, read_hopping(b, n_max, elements));
 }
 
 }    // namespace tinynet

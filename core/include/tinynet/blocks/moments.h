@@ -14,13 +14,13 @@ namespace tinynet {
 // and one reverse sweep. Paths are never enumerated.
 class MomentsBlock : public DescriptorBlock {
  public:
-  MomentsBlock(int n_max, double bond_cutoff, double r0, std::vector<double> decay_lengths,
-               int n_species);
+  MomentsBlock(int n_max, Hopping hopping);
   std::string type() const override { return "moments"; }
-  int n_features() const override { return (n_max_ - 1) * (int) decay_.size() * n_species_; }
-  double range() const override { return (n_max_ / 2) * rb_; }
-  double list_cutoff() const override { return rb_; }
-  double bond_cutoff() const override { return rb_; }
+  int n_features() const override { return (n_max_ - 1) * hopping_.n_channels() * n_species_; }
+  // the largest species-pair bond cutoff bounds every bond of a path
+  double range() const override { return (n_max_ / 2) * hopping_.max_rb(); }
+  double list_cutoff() const override { return hopping_.max_rb(); }
+  double bond_cutoff() const override { return hopping_.max_rb(); }
   void prepare(const NeighborGraph &graph) override;
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
@@ -36,11 +36,9 @@ class MomentsBlock : public DescriptorBlock {
   void project_edge_gradients(Environment &env, const double *dE_dr, const double *dE_dunit) const;
   int feature_index(int n, int c, int s) const
   {
-    return ((n - 2) * (int) decay_.size() + c) * n_species_ + s;
+    return ((n - 2) * hopping_.n_channels() + c) * n_species_ + s;
   }
   int n_max_, depth_, n_species_;
-  double rb_, r0_;
-  std::vector<double> decay_;
   Hopping hopping_;
   BondTable bonds_;
   const NeighborGraph *graph_ = nullptr;
@@ -76,8 +74,7 @@ class SpMomentsBlock : public MomentsBlock {
   // channels and the network carry the freedom.
   static constexpr double ETA_SSS = -1.40, ETA_SPS = 1.84, ETA_PPS = 3.24, ETA_PPP = -0.81;
 
-  SpMomentsBlock(int n_max, double bond_cutoff, double r0, std::vector<double> decay_lengths,
-                 double sp_splitting, int n_species);
+  SpMomentsBlock(int n_max, Hopping hopping, double sp_splitting);
   int n_features() const override { return 2 * MomentsBlock::n_features(); }
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
@@ -85,7 +82,7 @@ class SpMomentsBlock : public MomentsBlock {
  private:
   int sp_index(int n, int c, int orbital_class, int s) const
   {
-    return (((n - 2) * (int) decay_.size() + c) * 2 + orbital_class) * n_species_ + s;
+    return (((n - 2) * hopping_.n_channels() + c) * 2 + orbital_class) * n_species_ + s;
   }
   // out[p] += B v[q], out[q] += B^T v[p] over the walk's edges (4 orbitals a node), plus on-site.
   void apply_h(int c, const double *v, double *out) const;

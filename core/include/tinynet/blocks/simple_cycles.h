@@ -26,13 +26,13 @@ class SimpleCyclesBlock : public DescriptorBlock {
   static constexpr int N_MAX_LIMIT = 8;              // also in trainer/tinynet/blocks.py
   static constexpr long MAX_PATHS = 2000000;         // per centre
 
-  SimpleCyclesBlock(int n_max, double bond_cutoff, double r0, std::vector<double> decay_lengths,
-                    int n_species);
+  SimpleCyclesBlock(int n_max, Hopping hopping);
   std::string type() const override { return "simple_cycles"; }
   int n_features() const override { return (n_max_ - 2) * hopping_.n_channels() * n_species_; }
-  double range() const override { return (n_max_ / 2) * hopping_.rb; }
-  double list_cutoff() const override { return hopping_.rb; }
-  double bond_cutoff() const override { return hopping_.rb; }
+  // the largest species-pair bond cutoff bounds every bond of a cycle
+  double range() const override { return (n_max_ / 2) * hopping_.max_rb(); }
+  double list_cutoff() const override { return hopping_.max_rb(); }
+  double bond_cutoff() const override { return hopping_.max_rb(); }
   void prepare(const NeighborGraph &graph) override;
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
