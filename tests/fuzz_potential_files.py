@@ -8,7 +8,8 @@ seed, same bytes.
 Document mutations (on the parsed JSON, then written back):
     delete_key, unknown_key, wrong_type, resize_list, extreme_number,
     block_extreme (an extreme number inside a descriptor block), nest_deep,
-    provenance, version, swap_min_max, duplicate_key
+    provenance, version, swap_min_max, duplicate_key, pair_names (the keys
+    of a per-element-pair bond_cutoff or r0)
 Text and byte mutations (on the written text):
     truncate, flip_bytes, bom, trailing, non_utf8, surrogate, nonfinite_token,
     huge_integer, escaped_key, binary, whitespace
@@ -34,7 +35,8 @@ WRONG_TYPES = [None, True, False, "x", "", [], {}, [1.0], {"a": 1}, 1, 1.5, "1.5
 
 
 def base_documents():
-    """Valid starting points: {name: document}."""
+    """Valid starting points: {name: document}. "SiO-pairs" gives the moments
+    block's bond_cutoff and r0 per element pair."""
     from tinynet.potential_file import random_potential
 
     si = random_potential(["Si"], DESCRIPTOR, hidden=(3,), seed=1)
@@ -43,7 +45,10 @@ def base_documents():
                              "pairs": {"Si-Si": {"inner": 1.5, "outer": 2.1},
                                        "Si-O": {"inner": 1.0, "outer": 1.6},
                                        "O-O": {"inner": 1.2, "outer": 1.8}}}
-    return {"Si": si, "SiO": sio}
+    pairs = _copy(sio)
+    pairs["descriptor"]["blocks"][0].update(bond_cutoff={"Si-Si": 2.9, "O-Si": 2.0, "O-O": 2.7},
+                                            r0={"Si-Si": 2.35, "Si-O": 1.6, "O-O": 0.0})
+    return {"Si": si, "SiO": sio, "SiO-pairs": pairs}
 
 
 # --------------------------------------------------------------------------
@@ -153,6 +158,32 @@ def swap_min_max(doc, rng):
     return json.dumps(doc)
 
 
+def pair_names(doc, rng):
+    """A key of a per-element-pair bond_cutoff or r0 reversed (valid), given
+    twice, dropped, or misspelt (a block with one number per key first gets
+    an object of its pairs)."""
+    block = doc["descriptor"]["blocks"][0]
+    key = rng.choice(["bond_cutoff", "r0"])
+    if not isinstance(block[key], dict):
+        elements = doc["elements"]
+        block[key] = {f"{a}-{b}": block[key] for s, a in enumerate(elements) for b in elements[s:]}
+    pairs = block[key]
+    name = rng.choice(sorted(pairs))
+    reverse = "-".join(reversed(name.split("-")))
+    edit = rng.choice(["reverse", "twice", "drop", "unknown", "no_dash"])
+    if edit == "reverse":
+        pairs[reverse] = pairs.pop(name)
+    elif edit == "twice":
+        pairs[reverse if reverse != name else name + "-" + name] = pairs[name]
+    elif edit == "drop":
+        del pairs[name]
+    elif edit == "unknown":
+        pairs[name.split("-")[0] + "-Xx"] = pairs.pop(name)
+    else:
+        pairs[name.replace("-", "")] = pairs.pop(name)
+    return json.dumps(doc)
+
+
 def duplicate_key(doc, rng):
     """A key repeated in one object (text level: JSON objects are dicts here)."""
     text = json.dumps(doc)
@@ -234,7 +265,7 @@ def binary(text, rng):
 
 
 DOC_MUTATIONS = [delete_key, unknown_key, wrong_type, resize_list, extreme_number, block_extreme,
-                 nest_deep, provenance, version, swap_min_max, duplicate_key]
+                 nest_deep, provenance, version, swap_min_max, duplicate_key, pair_names]
 TEXT_MUTATIONS = [truncate, flip_bytes, bom, trailing, non_utf8, surrogate, nonfinite_token,
                   huge_integer, escaped_key, whitespace, binary]
 

@@ -20,7 +20,7 @@ belong to the same atom (dG_dr) or contracted with the node positions
 import numpy as np
 from ase.neighborlist import neighbor_list
 
-from tinynet.blocks import spec_of
+from tinynet.blocks import pair_table, spec_of
 from tinynet.potential_file import evaluate_network
 
 
@@ -52,6 +52,29 @@ def hopping(r, r0, decay, bond_cutoff):
 # ---------------------------------------------------------------------------
 # neighbourhoods
 # ---------------------------------------------------------------------------
+
+def with_pair_tables(block, elements):
+    """The block with bond_cutoff and r0 (blocks that walk the bond graph) as
+    (S, S) arrays over species pairs, whether the file gives one number or one
+    per element pair; other blocks unchanged."""
+    if "bond_cutoff" not in block:
+        return block
+    return dict(block, **{key: np.array(pair_table(block[key], elements)) for key in ("bond_cutoff", "r0")})
+
+
+def node_pair_values(table, node_species):
+    """(K, K) values of a species-pair table for every pair of nodes."""
+    return table[np.ix_(node_species, node_species)]
+
+
+def node_bond_cutoffs(block, node_species, r):
+    """(K, K) bond cutoffs of every pair of nodes and which pairs are bonded
+    (closer than their cutoff; a pair whose cutoff is 0 never is). Where a
+    cutoff is 0 it is returned as 1, to keep r / cutoff finite."""
+    rb = node_pair_values(block["bond_cutoff"], node_species)
+    bonded = (r.real < rb) & ~np.eye(len(rb), dtype=bool)
+    return np.where(rb > 0, rb, 1.0), bonded
+
 
 def block_range(block):
     return spec_of(block).range(block)
@@ -89,11 +112,11 @@ def moments_block(node_species, pos, block, n_species):
     if block.get("orbitals", "s") == "sp":
         return sp_moments_block(node_species, pos, block, n_species)
     n_max = block["n_max"]
-    rb = block["bond_cutoff"]
+    r0 = node_pair_values(block["r0"], node_species)
     K = len(pos)
     diff = pos[:, None, :] - pos[None, :, :]          # r_k - r_l
     r = np.linalg.norm(diff, axis=-1)
-    bonded = (r < rb) & ~np.eye(K, dtype=bool)
+    rb, bonded = node_bond_cutoffs(block, node_species, r)
     r_safe = np.where(bonded, r, 1.0)
     unit = diff / r_safe[..., None]                    # d r_kl / d r_k
     masks = [np.diag((node_species == s).astype(float))
@@ -102,7 +125,7 @@ def moments_block(node_species, pos, block, n_species):
     feats, grads = [], []
     per_n = {}
     for c, decay in enumerate(block["decay_lengths"]):
-        h, dh = hopping(r_safe, block["r0"], decay, rb)
+        h, dh = hopping(r_safe, r0, decay, rb)
         H = np.where(bonded, h, 0.0)
         dH = np.where(bonded, dh, 0.0)
         # forward sweep: v[a] = H^a e_0
@@ -149,19 +172,19 @@ def moments_block(node_species, pos, block, n_species):
 SK_RATIOS = (-1.40, 1.84, 3.24, -0.81)
 
 
-def sp_hamiltonian(pos, block, decay):
+def sp_hamiltonian(node_species, pos, block, decay):
     """Dense 4K x 4K Slater-Koster Hamiltonian, orbitals {s, px, py, pz} per
     node.  Written without abs/norm so that it also works for complex
     positions (complex-step derivatives below)."""
     ss, sp, pps, ppp = SK_RATIOS
     K = len(pos)
-    rb = block["bond_cutoff"]
+    r0 = node_pair_values(block["r0"], node_species)
     d = pos[None, :, :] - pos[:, None, :]                 # d[k, m] = x_m - x_k
     r = np.sqrt(np.sum(d * d, axis=-1) + np.eye(K))       # (diagonal padded)
-    bonded = (r.real < rb) & ~np.eye(K, dtype=bool)
+    rb, bonded = node_bond_cutoffs(block, node_species, r)
     l = d / r[..., None]
     x = r / rb
-    h = np.where(bonded, np.exp(-(r - block["r0"]) / decay) * (1 - 10 * x**3 + 15 * x**4 - 6 * x**5), 0)
+    h = np.where(bonded, np.exp(-(r - r0) / decay) * (1 - 10 * x**3 + 15 * x**4 - 6 * x**5), 0)
     B = np.zeros((K, K, 4, 4), dtype=pos.dtype)
     B[:, :, 0, 0] = ss * h
     B[:, :, 0, 1:] = sp * l * h[..., None]
@@ -178,7 +201,7 @@ def sp_moment_values(node_species, pos, block, n_species):
     n_max = block["n_max"]
     values = {}
     for c, decay in enumerate(block["decay_lengths"]):
-        H = sp_hamiltonian(pos, block, decay)
+        H = sp_hamiltonian(node_species, pos, block, decay)
         for o in range(4):
             u = [np.eye(len(H), dtype=H.dtype)[o]]
             for _ in range(n_max - n_max // 2):
@@ -278,6 +301,7 @@ def compute(atoms, descriptor, elements, jacobian=True):
         pairs[(i, i)] = np.zeros((F, 3))
         start = 0
         for b, block in enumerate(blocks):
+            block = with_pair_tables(block, elements)
             node_atom, pos = hoods[b][i]
             node_species = species[node_atom]
             f, g = block_function(block["type"])(node_species, pos, block, n_species)

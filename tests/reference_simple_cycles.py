@@ -8,7 +8,7 @@ and that product's gradient are formed directly.
 
 import numpy as np
 
-from numpy_reference import hopping
+from numpy_reference import hopping, node_bond_cutoffs, node_pair_values
 
 
 def simple_cycles(bonded, n_max):
@@ -31,13 +31,14 @@ def simple_cycles(bonded, n_max):
 def simple_cycles_block(node_species, pos, block, n_species):
     """Features of the simple-cycles block for centre node 0 and their
     gradient with respect to every node position: (F_b,), (F_b, K, 3)."""
-    n_max, rb = block["n_max"], block["bond_cutoff"]
+    n_max = block["n_max"]
+    r0 = node_pair_values(block["r0"], node_species)          # (K, K): per species pair
     decays = block["decay_lengths"]
     nc = len(decays)
     K = len(pos)
     diff = pos[:, None, :] - pos[None, :, :]          # r_k - r_l
     r = np.linalg.norm(diff, axis=-1)
-    bonded = (r < rb) & ~np.eye(K, dtype=bool)
+    rb, bonded = node_bond_cutoffs(block, node_species, r)
     r_safe = np.where(bonded, r, 1.0)
     unit = diff / r_safe[..., None]                    # d r_kl / d r_k
 
@@ -49,7 +50,7 @@ def simple_cycles_block(node_species, pos, block, n_species):
         middle = node_species[a[:, n // 2]]
         others = ~np.eye(n, dtype=bool)                # others[t, u]: bond u is not bond t
         for c, decay in enumerate(decays):
-            h, dh = hopping(r_safe[a, b], block["r0"], decay, rb)          # (cycles, n)
+            h, dh = hopping(r_safe[a, b], r0[a, b], decay, rb[a, b])       # (cycles, n)
             product = np.prod(h, axis=1)
             # d(product)/d(r_t) = dh_t * product of the other hoppings
             rest = np.prod(np.where(others[None], h[:, None, :], 1.0), axis=2)

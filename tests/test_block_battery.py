@@ -9,7 +9,11 @@ For each block, alone in a descriptor:
     differences, pressure = finite-strain derivative, 1 = 2 = 4 MPI ranks,
     NVE energy conservation;
   * a malformed block is refused by the C++ and the Python reader, both
-    naming the same field.
+    naming the same field (for per-element-pair parameters also a missing,
+    duplicated or misspelt pair and a bad pair value).
+
+Cases with per-element-pair bond_cutoff and r0 run every check too, with
+the pairs of each cell's elements (block_cases.block_for).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy_reference
 import test_descriptors as cells
 import test_lammps_plugin as lmp_tests
 import test_mpi
-from block_cases import BLOCK_CASES
+from block_cases import BLOCK_CASES, block_for
 from conftest import gentle_potential, write_random_potential
 from tinynet import _core, descriptors
 from tinynet.blocks import BLOCK_TYPES
@@ -34,8 +38,11 @@ from tinynet.potential_file import PotentialFileError, random_potential, read_po
 CASE_IDS = sorted(BLOCK_CASES)
 
 
-def descriptor_of(case):
-    return {"blocks": [BLOCK_CASES[case]]}
+SIGE = ["Si", "Ge"]
+
+
+def descriptor_of(case, elements=SIGE):
+    return {"blocks": [block_for(case, elements)]}
 
 
 def test_every_block_type_is_in_the_battery():
@@ -50,7 +57,7 @@ def test_every_block_type_is_in_the_battery():
 @pytest.mark.parametrize("case", CASE_IDS)
 def test_core_matches_reference(case, make):
     atoms, elements, _ = make()
-    descriptor = descriptor_of(case)
+    descriptor = descriptor_of(case, elements)
     core = descriptors.compute(atoms, descriptor, elements)
     ref = numpy_reference.compute(atoms, descriptor, elements)
     # Features that vanish by symmetry (odd-l cross terms in a one-atom cell,
@@ -80,7 +87,7 @@ def random_rotation(seed):
 @pytest.mark.parametrize("case", CASE_IDS)
 def test_invariance(case):
     atoms, elements, _ = cells.sige_cell()
-    descriptor = descriptor_of(case)
+    descriptor = descriptor_of(case, elements)
     reference = descriptors.compute(atoms, descriptor, elements, jacobian=False)["features"]
     scale = np.abs(reference).max(axis=0) + 1e-300
     assert np.abs(reference).max() > 0
@@ -208,7 +215,7 @@ def test_nve_energy_conservation(case, potentials, tmp_path):
 # ------------------------------------------------------------ malformed blocks
 
 
-def malformed_variants(block):
+def malformed_variants(block, elements=SIGE):
     """(description, bad block, field the error must name)."""
     spec = BLOCK_TYPES[block["type"]]
     for key in spec.required:
@@ -217,13 +224,36 @@ def malformed_variants(block):
         yield f"missing {key}", bad, key
         bad = dict(block, **{key: "oops"})
         yield f"string {key}", bad, key
+        if isinstance(block[key], dict):
+            yield from malformed_pairs(block, key, elements)
     yield "unknown key", dict(block, colour="red"), "colour"
+
+
+def malformed_pairs(block, key, elements):
+    """Variants of a per-element-pair parameter `key` of a file with `elements`."""
+    a, b = elements[0], elements[-1]
+    given = next(name for name in block[key] if set(name.split("-")) == {a, b})
+    reverse = "-".join(reversed(given.split("-")))
+
+    def changed(edit):
+        pairs = dict(block[key])
+        edit(pairs)
+        return dict(block, **{key: pairs})
+
+    yield f"{key}: pair missing", changed(lambda p: p.pop(given)), f"{key}.{a}-{b}"
+    # the second spelling in key order is the one refused
+    yield f"{key}: pair twice", changed(lambda p: p.update({reverse: 3.0})), f"{key}.{max(given, reverse)}"
+    yield f"{key}: unknown element", changed(lambda p: p.update({f"{a}-Xx": 3.0})), f"{key}.{a}-Xx"
+    yield f"{key}: not a pair", changed(lambda p: p.update({a + b: 3.0})), f"{key}.{a + b}"
+    yield f"{key}: not a number", changed(lambda p: p.update({given: "3.0"})), f"{key}.{given}"
+    # out of bounds: bond_cutoff must be > 0, |r0| <= 20 A
+    yield f"{key}: out of bounds", changed(lambda p: p.update({given: -25.0})), f"{key}.{given}"
 
 
 @pytest.mark.parametrize("case", CASE_IDS)
 def test_malformed_block_named_by_both_readers(case, tmp_path):
     good = random_potential(["Si", "Ge"], descriptor_of(case), seed=1)
-    for what, bad_block, key in malformed_variants(BLOCK_CASES[case]):
+    for what, bad_block, key in malformed_variants(block_for(case, SIGE)):
         pot = json.loads(json.dumps(good))
         pot["descriptor"]["blocks"][0] = bad_block
         path = tmp_path / "bad.tinynet"
@@ -240,7 +270,7 @@ def test_malformed_block_named_by_both_readers(case, tmp_path):
 def test_battery_potential_files_round_trip(tmp_path):
     """Every battery block reads back in C++ with the feature count Python expects."""
     for case in CASE_IDS:
-        path = write_random_potential(tmp_path / f"{case}.tinynet", ["Si", "Ge"], descriptor_of(case))
+        path = write_random_potential(tmp_path / f"{case}.tinynet", SIGE, descriptor_of(case))
         from tinynet.potential_file import n_features
 
         assert _core.Potential(str(path)).n_features == n_features(descriptor_of(case), 2)

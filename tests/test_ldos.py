@@ -374,6 +374,10 @@ def _mutations():
         (setp(["models", "Si", "layers", 1, "weights", 3, 4], "NaN"), "models.Si.layers[1].weights[3][4]"),
         (drop(["models", "Ge"]), "models.Ge"),
         (setp(["descriptor", "blocks", 0, "type"], "wavelets"), "descriptor.blocks[0].type"),
+        (setp(["descriptor", "blocks", 0, "bond_cutoff"], {"Si-Si": 3.0, "Ge-Si": 3.0}),
+         "descriptor.blocks[0].bond_cutoff.Ge-Ge"),
+        (setp(["descriptor", "blocks", 0, "r0"], {"Si-Si": 0.5, "Ge-Si": 0.5, "Ge-Ge": 0.5, "Si-C": 0.5}),
+         "descriptor.blocks[0].r0.Si-C"),
     ]
 
 

@@ -287,6 +287,54 @@ BAD += [
 ]
 
 
+# bond_cutoff and r0 per element pair (block 0 walks the bond graph)
+PAIR_VALUES = {"bond_cutoff": {"Sr-Sr": 3.0, "Sr-Ti": 3.0, "O-Sr": 3.0, "Ti-Ti": 3.0, "O-Ti": 2.5, "O-O": 3.0},
+               "r0": {"Sr-Sr": 3.9, "Sr-Ti": 3.38, "O-Sr": 2.76, "Ti-Ti": 3.9, "O-Ti": 1.95, "O-O": 2.76}}
+
+
+def _pairs(key="bond_cutoff", edit=None):
+    def apply(p):
+        block = p["descriptor"]["blocks"][0]
+        block.update(copy.deepcopy(PAIR_VALUES))
+        if edit:
+            edit(block[key])
+    return apply
+
+
+PAIR_BAD = [
+    # (id, mutation, field, detail: the same words from both readers)
+    ("pair-missing", _pairs(edit=lambda d: d.pop("O-Ti")), "descriptor.blocks[0].bond_cutoff.Ti-O",
+     "missing (every pair of elements needs a value)"),
+    # "O-Ti" comes first in key order: the later spelling is the one refused
+    ("pair-twice", _pairs(edit=lambda d: d.update({"Ti-O": 2.5})), "descriptor.blocks[0].bond_cutoff.Ti-O",
+     "duplicate pair (the same as 'O-Ti')"),
+    ("pair-unknown-element", _pairs("r0", lambda d: d.update({"O-Cu": 2.0})), "descriptor.blocks[0].r0.O-Cu",
+     "unknown element 'Cu' (elements: Sr, Ti, O)"),
+    ("pair-unknown-first-element", _pairs("r0", lambda d: d.update({"Ba-O": 2.0})), "descriptor.blocks[0].r0.Ba-O",
+     "unknown element 'Ba' (elements: Sr, Ti, O)"),
+    ("pair-no-dash", _pairs(edit=lambda d: d.update({"SrTi": 3.0})), "descriptor.blocks[0].bond_cutoff.SrTi",
+     "expected an element pair 'A-B' (elements: Sr, Ti, O)"),
+    ("pair-empty-object", _pairs(edit=lambda d: d.clear()), "descriptor.blocks[0].bond_cutoff.Sr-Sr",
+     "missing (every pair of elements needs a value)"),
+    ("pair-cutoff<0", _pairs(edit=lambda d: d.update({"O-O": -1e-300})), "descriptor.blocks[0].bond_cutoff.O-O",
+     "must be > 0 (or 0: never bonded)"),
+    ("pair-cutoff-all-0", _pairs(edit=lambda d: d.update(dict.fromkeys(d, 0.0))), "descriptor.blocks[0].bond_cutoff",
+     "no pair is bonded (every value is 0)"),
+    ("pair-cutoff>20", _pairs(edit=lambda d: d.update({"O-Sr": 20.5})), "descriptor.blocks[0].bond_cutoff.O-Sr", ""),
+    ("pair-cutoff-string", _pairs(edit=lambda d: d.update({"Sr-Sr": "3"})),
+     "descriptor.blocks[0].bond_cutoff.Sr-Sr", ""),
+    ("pair-cutoff-nan", _pairs(edit=lambda d: d.update({"Sr-Sr": float("nan")})),
+     "descriptor.blocks[0].bond_cutoff.Sr-Sr", ""),
+    ("pair-r0>20", _pairs("r0", lambda d: d.update({"Ti-Ti": -20.5})), "descriptor.blocks[0].r0.Ti-Ti", ""),
+    ("pair-list", lambda p: p["descriptor"]["blocks"][0].update(r0=[1.0]), "descriptor.blocks[0].r0", ""),
+    # the overflow bound takes the largest r0: 4 * (19 - 0.1) / 0.2 > 300
+    ("pair-largest-r0-decay", lambda p: (_pairs("r0", lambda d: d.update({"Sr-Sr": 19.0}))(p),
+                                         p["descriptor"]["blocks"][0].update(decay_lengths=[1.0, 0.2])),
+     "descriptor.blocks[0].decay_lengths[1]", ""),
+]
+BAD += [case[:3] for case in PAIR_BAD]
+
+
 @pytest.mark.parametrize("mutate,field", [b[1:] for b in BAD],
                          ids=[b[0] for b in BAD])
 def test_bad_file_names_path_and_field(tmp_path, pot, mutate, field):
@@ -307,6 +355,52 @@ def test_bad_file_names_path_and_field(tmp_path, pot, mutate, field):
     with pytest.raises(PotentialFileError, match=str(target)):
         write_potential(target, pot)
     assert not target.exists()
+
+
+@pytest.mark.parametrize("mutate,field,detail", [b[1:] for b in PAIR_BAD if b[3]],
+                         ids=[b[0] for b in PAIR_BAD if b[3]])
+def test_pair_name_errors_read_the_same_in_both_readers(tmp_path, pot, mutate, field, detail):
+    mutate(pot)
+    path = write_raw(tmp_path / "bad.tinynet", pot)
+    expected = f"{path}: {field}: {detail}"
+    with pytest.raises(PotentialFileError) as py_err:
+        read_potential(path)
+    with pytest.raises(PotentialFileError) as cpp_err:
+        _core.Potential(str(path))
+    assert str(py_err.value) == str(cpp_err.value) == expected
+
+
+def test_bond_parameters_per_element_pair(tmp_path, pot):
+    """Either spelling of a pair; 0 for a pair never bonded; the largest bond
+    cutoff sets the range."""
+    _pairs("r0")(pot)
+    block = pot["descriptor"]["blocks"][0]
+    block["bond_cutoff"] = {"Sr-Sr": 0.0, "Ti-Sr": 3.9, "Sr-O": 3.3, "Ti-Ti": -0.0, "Ti-O": 2.5, "O-O": 3.2}
+    assert descriptor_cutoff(pot["descriptor"]) == 2 * 3.9
+    pot["cutoff"] = 2 * 3.9
+    path = tmp_path / "pairs.tinynet"
+    write_potential(path, pot)
+    assert read_potential(path)["descriptor"] == pot["descriptor"]
+    core = _core.Potential(str(path))
+    assert core.cutoff == 2 * 3.9 and core.bond_cutoff == 3.9 and core.n_features == F
+
+
+def test_config_check_of_pairs_before_the_elements_are_known():
+    """A training configuration names no elements: its pairs must still be
+    well formed and complete for the elements they mention."""
+    from tinynet.blocks import check_block
+
+    block = dict(DESCRIPTOR["blocks"][0], bond_cutoff={"Si-Si": 2.9, "Ge-Si": 3.1, "Ge-Ge": 3.3})
+    check_block("config", "descriptor.blocks[0]", block)
+    for pairs, field, detail in [
+            ({"Si-Si": 2.9, "Ge-Si": 3.1}, "bond_cutoff.Ge-Ge", "missing"),
+            ({"Si-Si": 2.9, "Ge-Si": 3.1, "Si-Ge": 3.1, "Ge-Ge": 3.3}, "bond_cutoff.Si-Ge", "duplicate pair"),
+            ({"Si": 2.9}, "bond_cutoff.Si", "expected an element pair 'A-B'"),
+            ({"Si-Si": -1.0}, "bond_cutoff.Si-Si", "must be > 0"),
+            ({"Si-Si": 0.0}, "bond_cutoff", "no pair is bonded")]:
+        with pytest.raises(PotentialFileError) as err:
+            check_block("config", "descriptor.blocks[0]", dict(block, bond_cutoff=pairs))
+        assert err.value.field == f"descriptor.blocks[0].{field}" and err.value.detail.startswith(detail)
 
 
 def test_weights_row_count_message(tmp_path, pot):
