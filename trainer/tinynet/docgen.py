@@ -60,8 +60,11 @@ KEY_DOCS = {
 BLOCK_PARAM_DOCS = {
     "moments": {
         "n_max": "Longest self-returning path (moment order); features for n = 2..n_max.",
-        "bond_cutoff": "Bond cutoff r_b (Å): atoms closer than this are bonded (hopping smoothly zero at r_b).",
-        "r0": "Reference distance (Å) of the hopping exp(-(r - r0)/lambda).",
+        "bond_cutoff": "Bond cutoff r_b (Å): atoms closer than this are bonded (hopping smoothly zero at r_b). "
+                       "One number, or one per element pair: `{\"O-Ti\": 2.5, \"O-Sr\": 3.3, ...}` "
+                       "(every pair once, either order; 0: that pair is never bonded).",
+        "r0": "Reference distance (Å) of the hopping exp(-(r - r0)/lambda); one number, or one per "
+              "element pair as for `bond_cutoff`.",
         "decay_lengths": "Decay lengths lambda_c (Å), one hopping channel each.",
         "orbitals": "`s`: one hopping per bond; `sp`: s and p orbitals with Slater-Koster bond "
                     "blocks, giving an s diagonal and a p trace per n (bond angles enter from n = 4).",
@@ -70,8 +73,8 @@ BLOCK_PARAM_DOCS = {
     },
     "simple_cycles": {
         "n_max": "Longest simple cycle (3..8); features for n = 3..n_max.",
-        "bond_cutoff": "Bond cutoff r_b (Å).",
-        "r0": "Reference distance (Å) of the hopping.",
+        "bond_cutoff": "Bond cutoff r_b (Å); one number, or one per element pair (as for `moments`).",
+        "r0": "Reference distance (Å) of the hopping; one number, or one per element pair.",
         "decay_lengths": "Decay lengths lambda_c (Å), one channel each.",
     },
     "radial": {
