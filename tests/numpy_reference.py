@@ -76,6 +76,18 @@ def node_bond_cutoffs(block, node_species, r):
     return np.where(rb > 0, rb, 1.0), bonded
 
 
+def bond_geometry(pos, block, node_species):
+    """Dense bond data of one centre's nodes: (K, K) distances r (1 where not
+    bonded), unit vectors d r_kl / d r_k, bond cutoffs and r0 of each node
+    pair, and which pairs are bonded."""
+    diff = pos[:, None, :] - pos[None, :, :]          # r_k - r_l
+    r = np.linalg.norm(diff, axis=-1)
+    rb, bonded = node_bond_cutoffs(block, node_species, r)
+    r_safe = np.where(bonded, r, 1.0)
+    unit = diff / r_safe[..., None]
+    return r_safe, unit, rb, node_pair_values(block["r0"], node_species), bonded
+
+
 def block_range(block):
     return spec_of(block).range(block)
 
@@ -112,13 +124,8 @@ def moments_block(node_species, pos, block, n_species):
     if block.get("orbitals", "s") == "sp":
         return sp_moments_block(node_species, pos, block, n_species)
     n_max = block["n_max"]
-    r0 = node_pair_values(block["r0"], node_species)
     K = len(pos)
-    diff = pos[:, None, :] - pos[None, :, :]          # r_k - r_l
-    r = np.linalg.norm(diff, axis=-1)
-    rb, bonded = node_bond_cutoffs(block, node_species, r)
-    r_safe = np.where(bonded, r, 1.0)
-    unit = diff / r_safe[..., None]                    # d r_kl / d r_k
+    r_safe, unit, rb, r0, bonded = bond_geometry(pos, block, node_species)
     masks = [np.diag((node_species == s).astype(float))
              for s in range(n_species)]
 

@@ -8,7 +8,7 @@ and that product's gradient are formed directly.
 
 import numpy as np
 
-from numpy_reference import hopping, node_bond_cutoffs, node_pair_values
+from numpy_reference import bond_geometry, hopping
 
 
 def simple_cycles(bonded, n_max):
@@ -32,15 +32,10 @@ def simple_cycles_block(node_species, pos, block, n_species):
     """Features of the simple-cycles block for centre node 0 and their
     gradient with respect to every node position: (F_b,), (F_b, K, 3)."""
     n_max = block["n_max"]
-    r0 = node_pair_values(block["r0"], node_species)          # (K, K): per species pair
     decays = block["decay_lengths"]
     nc = len(decays)
     K = len(pos)
-    diff = pos[:, None, :] - pos[None, :, :]          # r_k - r_l
-    r = np.linalg.norm(diff, axis=-1)
-    rb, bonded = node_bond_cutoffs(block, node_species, r)
-    r_safe = np.where(bonded, r, 1.0)
-    unit = diff / r_safe[..., None]                    # d r_kl / d r_k
+    r_safe, unit, rb, r0, bonded = bond_geometry(pos, block, node_species)    # rb, r0: per node pair
 
     feats = np.zeros((n_max - 2, nc, n_species))
     grad = np.zeros((n_max - 2, nc, n_species, K, 3))
