@@ -56,6 +56,16 @@ inline std::string mark_nonfinite(const std::string &text)
 // potential (the Python reader: tinynet.blocks.MAX_CUTOFF).
 constexpr double MAX_CUTOFF = 20.0;
 
+constexpr int MAX_DEPTH = 64;    // nesting of JSON arrays and objects
+
+// Strict JSON (json_field.cpp; Python: tinynet.json_file): no byte-order
+// mark, no NUL, no duplicate keys, nesting at most MAX_DEPTH; bare
+// NaN/Infinity become marked strings, so the field holding them is named.
+// Any failure is a FileError naming `source`.
+json parse_json(const std::string &text, const std::string &source);
+// The document of a potential or LDOS file; `kind` names it in "cannot open".
+json read_json_file(const std::string &path, const std::string &kind);
+
 // Checked access to a JSON value, remembering its field path for messages.
 class Field {
  public:

@@ -4,12 +4,11 @@
 
 #include "block_registry.h"
 #include "json_field.h"
+#include "network_reader.h"
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace tinynet {
 
@@ -36,41 +35,9 @@ LdosGrid read_grid(const Field &g)
 void read_element(const Field &m, int n_features, int n_points, LdosElementModel &model)
 {
   m.only_keys({"feature_mean", "feature_std", "layers"});
-  model.mean = m["feature_mean"].numbers(n_features);
-  m["feature_std"].numbers(n_features);
-  model.inv_std.resize(n_features);
-  for (int f = 0; f < n_features; ++f) model.inv_std[f] = 1.0 / m["feature_std"][f].positive();
-
-  const Field layers = m["layers"];
-  const size_t nl = layers.array_size();
-  if (nl == 0) layers.fail("must not be empty");
-  int n_in = n_features;
-  for (size_t l = 0; l < nl; ++l) {
-    const Field L = layers[l];
-    L.only_keys({"weights", "bias", "activation"});
-    DenseLayer layer;
-    layer.n_in = n_in;
-    layer.bias = L["bias"].numbers();
-    layer.n_out = (int) layer.bias.size();
-    if (layer.n_out == 0) L["bias"].fail("must not be empty");
-    const Field W = L["weights"];
-    if (W.array_size() != (size_t) n_in)
-      W.fail("expected " + std::to_string(n_in) + " rows, got " + std::to_string(W.array_size()));
-    for (int i = 0; i < n_in; ++i) {
-      const std::vector<double> row = W[i].numbers(layer.n_out);
-      layer.weights.insert(layer.weights.end(), row.begin(), row.end());
-    }
-    const std::string act = L["activation"].str();
-    if (act != "tanh" && act != "linear") L["activation"].fail("must be 'tanh' or 'linear'");
-    layer.tanh = act == "tanh";
-    n_in = layer.n_out;
-    model.layers.push_back(std::move(layer));
-  }
-  const Field last = layers[nl - 1];
-  if (model.layers.back().tanh) last["activation"].fail("the last layer must be linear");
-  if (n_in != n_points)
-    last["bias"].fail("the last layer must have one output per grid point (ldos.n_points = " +
-                      std::to_string(n_points) + "), got " + std::to_string(n_in));
+  read_normalisation(m, n_features, model.mean, model.inv_std);
+  model.layers = read_layers(m["layers"], n_features, n_points,
+                             "one output per grid point (ldos.n_points = " + std::to_string(n_points) + ")");
   model.finalize();
 }
 
@@ -129,16 +96,7 @@ void LdosModel::compute(const NeighborGraph &graph, const int *centers, int n_ce
 
 LdosModel read_ldos_model(const std::string &path)
 {
-  std::ifstream in(path);
-  if (!in) throw FileError(path, "", "cannot open LDOS model file");
-  std::stringstream text;
-  text << in.rdbuf();
-  json doc;
-  try {
-    doc = json::parse(mark_nonfinite(text.str()));
-  } catch (const std::exception &e) {
-    throw FileError(path, "", std::string("not valid JSON (truncated or corrupt?): ") + e.what());
-  }
+  const json doc = read_json_file(path, "LDOS model file");
   const Field root(path, doc, "");
   root.only_keys({"format", "version", "units", "elements", "descriptor", "ldos", "models", "provenance"});
 

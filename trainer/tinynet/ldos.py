@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from tinynet.data import DataError, sha256_of, split_indices
+from tinynet.network_file import STD_RELATIVE_FLOOR
 from tinynet.ldos_file import (FORMAT_NAME, _plain, FORMAT_VERSION, LDOS_UNITS, REFERENCE, UNITS,
                                energy_grid, evaluate_ldos, read_ldos_model, write_ldos_model)
 
@@ -485,7 +486,9 @@ def train(train_paths, output, test_paths=None, preset="L4(2)", descriptor=None,
     for G, _, _ in per_fit:
         mean = G.mean(0) if len(G) else np.zeros(n_feat)
         std = G.std(0) if len(G) else np.ones(n_feat)
-        stats.append((mean, np.where(std > 1e-8 * (1 + np.abs(mean)), std, 1.0)))
+        # below the file format's floor (network_file.STD_RELATIVE_FLOOR) a
+        # feature is treated as constant: unit spread
+        stats.append((mean, np.where(std >= STD_RELATIVE_FLOOR * np.maximum(1.0, np.abs(mean)), std, 1.0)))
     hidden = [int(h) for h in opt["hidden"]]
 
     import tensorflow as tf

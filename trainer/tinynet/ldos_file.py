@@ -16,13 +16,14 @@ Every error is a PotentialFileError "<file>: <field>: <what>".
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from tinynet.blocks import check_descriptor, spec_of
+from tinynet.json_file import _plain, read_json_file, write_json_file
+from tinynet.network_file import check_layers, check_normalisation
 from tinynet.validation import (PotentialFileError, _integer, _list, _number,
-                                _number_list, _object, _string, _type_name)
+                                _object, _string, _type_name)
 
 FORMAT_NAME = "tinynet-ldos"
 FORMAT_VERSION = 1
@@ -30,29 +31,12 @@ SUPPORTED_VERSIONS = (1,)
 UNITS = "metal"
 LDOS_UNITS = "states/eV/atom"
 REFERENCE = "fermi_level"
-ACTIVATIONS = ("tanh", "linear")
 MAX_POINTS = 100000
 
 _TOP_REQUIRED = ("format", "version", "units", "elements", "descriptor", "ldos", "models")
 _TOP_OPTIONAL = ("provenance",)
 _LDOS_KEYS = ("energy_start", "energy_step", "n_points", "reference", "broadening", "units")
 _MODEL_KEYS = ("feature_mean", "feature_std", "layers")
-_LAYER_KEYS = ("weights", "bias", "activation")
-
-
-def _plain(obj):
-    """NumPy arrays/scalars and tuples -> plain JSON types."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    return obj
 
 
 def _check_grid(src, ldos):
@@ -74,37 +58,16 @@ def _check_grid(src, ldos):
 
 def _check_model(src, field, model, n_feat, n_points):
     _object(src, field, model, _MODEL_KEYS)
-    _number_list(src, f"{field}.feature_mean", model["feature_mean"], length=n_feat)
-    _number_list(src, f"{field}.feature_std", model["feature_std"], length=n_feat, positive=True)
-    layers = _list(src, f"{field}.layers", model["layers"], nonempty=True)
-    n_in = n_feat
-    for l, layer in enumerate(layers):
-        lf = f"{field}.layers[{l}]"
-        _object(src, lf, layer, _LAYER_KEYS)
-        weights = _list(src, f"{lf}.weights", layer["weights"])
-        if len(weights) != n_in:
-            raise PotentialFileError(src, f"{lf}.weights", f"expected {n_in} rows, got {len(weights)}")
-        n_out = len(_number_list(src, f"{lf}.bias", layer["bias"], nonempty=True))
-        for r, row in enumerate(weights):
-            _number_list(src, f"{lf}.weights[{r}]", row, length=n_out)
-        act = _string(src, f"{lf}.activation", layer["activation"])
-        if act not in ACTIVATIONS:
-            raise PotentialFileError(src, f"{lf}.activation",
-                                     f"unknown activation {act!r} (known: {', '.join(ACTIVATIONS)})")
-        n_in = n_out
-    last = f"{field}.layers[{len(layers) - 1}]"
-    if layers[-1]["activation"] != "linear":
-        raise PotentialFileError(src, f"{last}.activation", "the last layer must be 'linear'")
-    if n_in != n_points:
-        raise PotentialFileError(src, f"{last}.bias", f"the last layer must have one output per "
-                                 f"grid point (ldos.n_points = {n_points}), got {n_in}")
+    check_normalisation(src, field, model, n_feat)
+    check_layers(src, f"{field}.layers", model["layers"], n_feat, n_points,
+                 f"one output per grid point (ldos.n_points = {n_points})")
 
 
 def validate_ldos_model(model, source="<memory>"):
     """Raise PotentialFileError naming `source` and the field unless `model`
     is a complete, consistent LDOS model.  Returns None."""
     src = source
-    m = _plain(model)
+    m = _plain(model, src=src)
     _object(src, "", m, _TOP_REQUIRED, _TOP_OPTIONAL)
     if m["format"] != FORMAT_NAME:
         raise PotentialFileError(src, "format", f"expected {FORMAT_NAME!r}, got {m['format']!r}")
@@ -142,35 +105,15 @@ def write_ldos_model(path, model):
     """Validate and write atomically (temporary file + os.replace)."""
     path = os.fspath(path)
     validate_ldos_model(model, source=path)
-    text = json.dumps(_plain(model), indent=1, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tinynet",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)    # mkstemp makes 0600; a model file is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_file(path, model)
 
 
 def read_ldos_model(path):
-    """Read and validate an LDOS model file; returns the parsed dict."""
+    """Read and validate an LDOS model file; returns the parsed dict.  Every
+    problem is a PotentialFileError naming the file (the same strict JSON
+    reading as potential files, tinynet.json_file)."""
     path = os.fspath(path)
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PotentialFileError(path, "", f"cannot read file: {exc}") from exc
-    try:
-        model = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PotentialFileError(path, "", f"invalid JSON at line {exc.lineno} column "
-                                 f"{exc.colno}: {exc.msg}") from exc
+    model = read_json_file(path)
     validate_ldos_model(model, source=path)
     return model
 

@@ -20,16 +20,16 @@ Every error is a PotentialFileError whose message starts with
 ``potentials/Si.tinynet: models.Si.layers[1].weights: expected 16 rows, got 15``.
 """
 
-import json
 import math
 import os
-import re
-import tempfile
 
 import numpy as np
 
-from tinynet.atomic import umask
 from tinynet.blocks import MAX_CUTOFF, check_descriptor, spec_of
+from tinynet.json_file import _plain, read_json_file, write_json_file
+from tinynet.network_file import (MAX_LAYERS, MAX_PARAMETER,  # noqa: F401 (re-exported)
+                                  STD_RELATIVE_FLOOR, check_layers,
+                                  check_normalisation)
 from tinynet.validation import (PotentialFileError, _bounded, _integer, _list,
                                 _number, _number_list, _object, _string,
                                 _type_name)
@@ -38,7 +38,6 @@ FORMAT_NAME = "tinynet-potential"
 FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 UNITS = "metal"
-ACTIVATIONS = ("tanh", "linear")
 CUTOFF_TOLERANCE = 1e-12
 
 _TOP_REQUIRED = ("format", "version", "units", "elements", "descriptor",
@@ -46,16 +45,13 @@ _TOP_REQUIRED = ("format", "version", "units", "elements", "descriptor",
 _TOP_OPTIONAL = ("core_repulsion", "provenance")
 
 # Bounds that keep every accepted file finite (docs/potential_file.md,
-# "Bounds"); the C++ reader (core/src/potential_file.cpp) has the same.
-MAX_PARAMETER = 1e6          # |e0|, |weights|, |biases|
-STD_RELATIVE_FLOOR = 1e-6    # feature_std >= floor * max(|feature_mean|, 1)
-MAX_LAYERS = 16
-MAX_DEPTH = 64               # nesting of JSON arrays and objects
+# "Bounds"); the C++ reader (core/src/potential_file.cpp) has the same. The
+# network's (MAX_PARAMETER, STD_RELATIVE_FLOOR, MAX_LAYERS) are in
+# tinynet.network_file, shared with LDOS files.
 MAX_ATOMIC_NUMBER = 118
 MIN_SWITCH_WIDTH = 0.1       # outer - inner of the core repulsion (A)
 _MODEL_KEYS = ("e0", "feature_mean", "feature_std", "feature_min",
                "feature_max", "layers")
-_LAYER_KEYS = ("weights", "bias", "activation")
 
 
 # --------------------------------------------------------------------------
@@ -95,82 +91,19 @@ def n_features(descriptor, n_elements):
 # whole potential
 # --------------------------------------------------------------------------
 
-def _plain(obj, depth=0, src="<memory>"):
-    """Recursively turn tuples/NumPy arrays/NumPy scalars into plain JSON
-    types (list, float, int), leaving everything else unchanged.  Nesting
-    deeper than MAX_DEPTH is a PotentialFileError (not a RecursionError)."""
-    if isinstance(obj, (dict, list, tuple, np.ndarray)) and depth >= MAX_DEPTH:
-        raise PotentialFileError(src, "",
-                                 f"nested deeper than {MAX_DEPTH} levels")
-    if isinstance(obj, dict):
-        return {k: _plain(v, depth + 1, src) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v, depth + 1, src) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist(), depth, src)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    return obj
-
-
 def _check_model(src, field, model, n_feat):
     _object(src, field, model, _MODEL_KEYS)
     _bounded(src, f"{field}.e0", model["e0"], MAX_PARAMETER)
-    for key in ("feature_mean", "feature_min", "feature_max"):
+    check_normalisation(src, field, model, n_feat)
+    for key in ("feature_min", "feature_max"):
         _number_list(src, f"{field}.{key}", model[key], length=n_feat)
-    stds = _number_list(src, f"{field}.feature_std", model["feature_std"],
-                        length=n_feat, positive=True)
-    for f, (sd, mean) in enumerate(zip(stds, model["feature_mean"])):
-        floor = STD_RELATIVE_FLOOR * max(abs(float(mean)), 1.0)
-        if not sd >= floor:
-            raise PotentialFileError(
-                src, f"{field}.feature_std[{f}]",
-                f"{sd!r} is below the floor of 1e-6 * max(|feature_mean|, 1) = "
-                f"{floor!r} (a near-zero spread gives an unbounded gain)")
     for f, (lo, hi) in enumerate(zip(model["feature_min"],
                                      model["feature_max"])):
         if lo > hi:
             raise PotentialFileError(
                 src, f"{field}.feature_min[{f}]",
                 f"greater than feature_max[{f}] ({lo!r} > {hi!r})")
-
-    layers = _list(src, f"{field}.layers", model["layers"], nonempty=True)
-    if len(layers) > MAX_LAYERS:
-        raise PotentialFileError(src, f"{field}.layers",
-                                 f"more than {MAX_LAYERS} layers ({len(layers)})")
-    n_in = n_feat
-    for l, layer in enumerate(layers):
-        lf = f"{field}.layers[{l}]"
-        _object(src, lf, layer, _LAYER_KEYS)
-        weights = _list(src, f"{lf}.weights", layer["weights"])
-        if len(weights) != n_in:
-            raise PotentialFileError(src, f"{lf}.weights",
-                                     f"expected {n_in} rows, got {len(weights)}")
-        bias = _list(src, f"{lf}.bias", layer["bias"], nonempty=True)
-        n_out = len(bias)
-        for r, row in enumerate(weights):
-            _list(src, f"{lf}.weights[{r}]", row, length=n_out)
-            for o, w in enumerate(row):
-                _bounded(src, f"{lf}.weights[{r}][{o}]", w, MAX_PARAMETER)
-        for o, b in enumerate(bias):
-            _bounded(src, f"{lf}.bias[{o}]", b, MAX_PARAMETER)
-        act = _string(src, f"{lf}.activation", layer["activation"])
-        if act not in ACTIVATIONS:
-            raise PotentialFileError(
-                src, f"{lf}.activation",
-                f"unknown activation {act!r} (known: {', '.join(ACTIVATIONS)})")
-        n_in = n_out
-    last = f"{field}.layers[{len(layers) - 1}]"
-    if n_in != 1:
-        raise PotentialFileError(src, f"{last}.bias",
-                                 f"last layer must have 1 output, got {n_in}")
-    if layers[-1]["activation"] != "linear":
-        raise PotentialFileError(src, f"{last}.activation",
-                                 "last layer must be 'linear'")
+    check_layers(src, f"{field}.layers", model["layers"], n_feat, 1, "1 output")
 
 
 def repulsion_pair_names(elements):
@@ -290,79 +223,7 @@ def write_potential(path, potential):
     atomically (temporary file in the same directory + os.replace)."""
     path = os.fspath(path)
     validate_potential(potential, source=path)
-    text = json.dumps(_plain(potential), indent=1, allow_nan=False) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tinynet",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; a potential is for the group to read too.
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKETS = re.compile(r"[^\[\]{}]+")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _nesting_depth(text):
-    """Deepest nesting of arrays/objects, counted outside strings (for valid
-    JSON exactly what a parser sees), without recursing."""
-    brackets = _BRACKETS.sub("", _JSON_STRING.sub("", text)).encode()
-    if not brackets:
-        return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
-    return int(np.cumsum(steps).max())
-
-
-def _strict_json(text, path):
-    """json.loads with the C++ reader's rules: no duplicate keys, numbers as
-    nlohmann::json reads them (integers beyond 64 bits become floats; a number
-    that overflows a double is an error), no lone UTF-16 surrogates."""
-
-    def number_error(token):
-        shown = token if len(token) <= 40 else token[:37] + "..."
-        return PotentialFileError(path, "", f"number overflow parsing {shown!r}")
-
-    def parse_float(token):
-        x = float(token)
-        if math.isinf(x):
-            raise number_error(token)
-        return x
-
-    def parse_int(token):
-        if len(token) <= 21:    # longer ones cannot fit 64 bits
-            value = int(token)
-            if -2**63 <= value < 2**64:
-                return value
-        return parse_float(token)
-
-    def unique_keys(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise PotentialFileError(path, "", f"duplicate key {key!r}")
-            seen.add(key)
-        return dict(pairs)
-
-    doc = json.loads(text, object_pairs_hook=unique_keys,
-                     parse_float=parse_float, parse_int=parse_int)
-    if _SURROGATE_ESCAPE.search(text):
-        try:
-            json.dumps(doc, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise PotentialFileError(path, "", "a string holds a lone UTF-16 "
-                                     "surrogate escape (not a character)") from exc
-    return doc
+    write_json_file(path, potential)
 
 
 def read_potential(path):
@@ -370,31 +231,7 @@ def read_potential(path):
     lists and floats).  Every problem, including undecodable bytes and
     hostile nesting, is a PotentialFileError naming the file."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise PotentialFileError(path, "", f"cannot read file: {exc}") from exc
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise PotentialFileError(path, "", "starts with a UTF-8 byte-order mark "
-                                 "(not allowed in JSON text)")
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raise PotentialFileError(path, "", f"contains a NUL byte at offset {nul}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PotentialFileError(path, "", f"not UTF-8 text: {exc}") from exc
-    if _nesting_depth(text) > MAX_DEPTH:
-        raise PotentialFileError(path, "", f"nested deeper than {MAX_DEPTH} levels")
-    try:
-        potential = _strict_json(text, path)
-    except json.JSONDecodeError as exc:
-        raise PotentialFileError(
-            path, "",
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            + (" (file truncated?)" if exc.pos >= len(text.rstrip()) else "")
-        ) from exc
+    potential = read_json_file(path)
     validate_potential(potential, source=path)
     return potential
 
