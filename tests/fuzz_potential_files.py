@@ -3,7 +3,8 @@
 ``make_corpus(directory, n, seed)`` writes ``n`` files derived from small valid
 potentials (one element, and two elements with a core repulsion) by one of
 the mutations below, and returns [(path, mutation name, base name)].  Same
-seed, same bytes.
+seed, same bytes.  ``make_corpus(..., kind="ldos")`` does the same from small
+LDOS models (the document mutations that apply to them, and every text one).
 
 Document mutations (on the parsed JSON, then written back):
     delete_key, unknown_key, wrong_type, resize_list, extreme_number,
@@ -49,6 +50,16 @@ def base_documents():
     pairs["descriptor"]["blocks"][0].update(bond_cutoff={"Si-Si": 2.9, "O-Si": 2.0, "O-O": 2.7},
                                             r0={"Si-Si": 2.35, "Si-O": 1.6, "O-O": 0.0})
     return {"Si": si, "SiO": sio, "SiO-pairs": pairs}
+
+
+def ldos_base_documents():
+    """Valid LDOS models: {name: document}."""
+    from tinynet.ldos_file import random_ldos_model
+
+    si = random_ldos_model(["Si"], DESCRIPTOR, n_points=5, hidden=(3,), seed=1)
+    sio = random_ldos_model(["Si", "O"], DESCRIPTOR, n_points=4, hidden=(2, 2), seed=2)
+    sio["descriptor"]["blocks"][0].update(bond_cutoff={"Si-Si": 2.9, "O-Si": 2.0, "O-O": 0.0})
+    return {"Si": si, "SiO": sio}
 
 
 # --------------------------------------------------------------------------
@@ -101,6 +112,26 @@ def resize_list(doc, rng):
         target.pop(rng.randrange(len(target)))
     else:
         target.append(_copy(rng.choice(target)))
+    return json.dumps(doc)
+
+
+def network_extreme(doc, rng):
+    """An extreme value in a network's layers or normalisation (its bounds)."""
+    model = rng.choice(list(doc["models"].values()))
+    slots = [s for s in _numbers(model)]
+    parent, key, _ = rng.choice(slots)
+    parent[key] = rng.choice(EXTREMES)
+    return json.dumps(doc)
+
+
+def extra_layers(doc, rng):
+    """Identity layers inserted before the last: at most 16 layers in all."""
+    model = rng.choice(list(doc["models"].values()))
+    width = len(model["layers"][0]["bias"])
+    identity = {"weights": [[float(i == j) for j in range(width)] for i in range(width)],
+                "bias": [0.0] * width, "activation": "linear"}
+    for _ in range(rng.choice([1, 14 - len(model["layers"]), 15 - len(model["layers"]), 20])):
+        model["layers"].insert(1, _copy(identity))
     return json.dumps(doc)
 
 
@@ -266,21 +297,24 @@ def binary(text, rng):
 
 DOC_MUTATIONS = [delete_key, unknown_key, wrong_type, resize_list, extreme_number, block_extreme,
                  nest_deep, provenance, version, swap_min_max, duplicate_key, pair_names]
+LDOS_DOC_MUTATIONS = [delete_key, unknown_key, wrong_type, resize_list, extreme_number, block_extreme,
+                      provenance, version, pair_names, network_extreme, extra_layers]
 TEXT_MUTATIONS = [truncate, flip_bytes, bom, trailing, non_utf8, surrogate, nonfinite_token,
                   huge_integer, escaped_key, whitespace, binary]
 
 
-def make_corpus(directory, n=400, seed=20261121):
+def make_corpus(directory, n=400, seed=20261121, kind="potential"):
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    bases = base_documents()
+    bases = base_documents() if kind == "potential" else ldos_base_documents()
+    doc_mutations = DOC_MUTATIONS if kind == "potential" else LDOS_DOC_MUTATIONS
     corpus = []
     for k in range(n):
         base = rng.choice(sorted(bases))
         doc = _copy(bases[base])
         if k % 2 == 0:
-            mutation = rng.choice(DOC_MUTATIONS)
+            mutation = rng.choice(doc_mutations)
             data = mutation(doc, rng).encode()
         else:
             mutation = rng.choice(TEXT_MUTATIONS)

@@ -1,7 +1,9 @@
 """One validation, two readers: the C++ reader (LAMMPS, the calculator) and
 the Python reader accept and reject exactly the same files of a seeded
 hostile corpus (tests/fuzz_potential_files.py), every rejection names the
-file, and every accepted file gives finite energies, forces and stress."""
+file, and every accepted file gives finite energies, forces and stress.
+The same for LDOS model files, whose network section the same readers
+check (core/src/network_reader.cpp, tinynet.network_file)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fuzz_potential_files import make_corpus
 
 from tinynet import _core
 from tinynet.calculator import TinyNetCalculator
+from tinynet.ldos_file import read_ldos_model
 from tinynet.potential_file import read_potential
 from tinynet.validation import PotentialFileError
 
@@ -118,3 +121,44 @@ def test_calculator_never_raises_a_raw_error(tmp_path, data):
     path.write_bytes(data)
     with pytest.raises(PotentialFileError, match=f"^{path}: "):
         TinyNetCalculator(path)
+
+
+# ------------------------------------------------------------ LDOS model files
+
+
+@pytest.fixture(scope="module")
+def ldos_corpus(tmp_path_factory):
+    files = make_corpus(tmp_path_factory.mktemp("fuzz_ldos"), N_FILES, kind="ldos")
+    return [(path, mutation, base, verdict(read_ldos_model, path),
+             verdict(lambda p: _core.LdosModel(str(p)), path)) for path, mutation, base in files]
+
+
+def test_ldos_readers_agree_on_every_file(ldos_corpus):
+    disagree = [(p.name, py, cpp) for p, _, _, py, cpp in ldos_corpus if py[0] != cpp[0]]
+    assert not disagree
+    for path, _, _, py, cpp in ldos_corpus:
+        for outcome, message in (py, cpp):
+            if outcome == "reject":
+                assert message.startswith(f"{path}: "), message
+
+
+def test_ldos_network_bounds_are_exercised(ldos_corpus):
+    """The network mutations hit the shared bounds: some files pass, some are
+    refused for an oversized parameter, too many layers or a tiny spread."""
+    outcomes = collections.Counter((m, py[0]) for _, m, _, py, _ in ldos_corpus
+                                   if m in ("network_extreme", "extra_layers"))
+    assert all(outcomes[(m, v)] > 0 for m in ("network_extreme", "extra_layers") for v in ("accept", "reject"))
+    messages = " ".join(py[1] for _, m, _, py, _ in ldos_corpus if m in ("network_extreme", "extra_layers"))
+    for bound in ("magnitude exceeds the maximum", "more than 16 layers", "below the floor"):
+        assert bound in messages
+
+
+def test_accepted_ldos_files_give_finite_results(ldos_corpus):
+    checked = 0
+    for path, mutation, base, py, _ in ldos_corpus:
+        if py[0] == "accept" and mutation != "block_extreme":
+            atoms = structure(base)
+            atoms.calc = TinyNetCalculator(path)
+            assert np.all(np.isfinite(atoms.calc.get_property("ldos", atoms))), path.name
+            checked += 1
+    assert checked > 0.2 * N_FILES

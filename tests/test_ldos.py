@@ -374,6 +374,15 @@ def _mutations():
         (setp(["models", "Si", "layers", 1, "weights", 3, 4], "NaN"), "models.Si.layers[1].weights[3][4]"),
         (drop(["models", "Ge"]), "models.Ge"),
         (setp(["descriptor", "blocks", 0, "type"], "wavelets"), "descriptor.blocks[0].type"),
+        # the network bounds of potential files (tinynet.network_file)
+        (setp(["models", "Ge", "layers", 1, "weights", 2, 5], -1.5e6), "models.Ge.layers[1].weights[2][5]"),
+        (setp(["models", "Ge", "layers", 0, "bias", 3], 1e300), "models.Ge.layers[0].bias[3]"),
+        (setp(["models", "Si", "feature_std", 4], 5e-324), "models.Si.feature_std[4]"),
+        (lambda m: (m["models"]["Si"]["feature_mean"].__setitem__(2, 1e4),
+                    m["models"]["Si"]["feature_std"].__setitem__(2, 1e-3)), "models.Si.feature_std[2]"),
+        (lambda m: m["models"]["Ge"]["layers"].__setitem__(slice(1, 1), [
+            {"weights": np.eye(16).tolist(), "bias": [0.0] * 16, "activation": "linear"}] * 15),
+         "models.Ge.layers"),
         (setp(["descriptor", "blocks", 0, "bond_cutoff"], {"Si-Si": 3.0, "Ge-Si": 3.0}),
          "descriptor.blocks[0].bond_cutoff.Ge-Ge"),
         (setp(["descriptor", "blocks", 0, "r0"], {"Si-Si": 0.5, "Ge-Si": 0.5, "Ge-Ge": 0.5, "Si-C": 0.5}),
