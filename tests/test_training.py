@@ -320,7 +320,7 @@ def test_time_limit_stops_and_exports(emt_file, tmp_path):
 def test_time_budget_lifts_the_epoch_cap_and_provenance_is_portable(tmp_path, monkeypatch):
     """--max-time without --epochs: time and early stopping bound the run, not
     the default epoch count; data files in provenance are not absolute paths."""
-    from tinynet.training import UNBOUNDED_EPOCHS, portable_files, settings
+    from tinynet.training import UNBOUNDED_EPOCHS, portable_command, portable_files, settings
 
     cfg = settings(validate_config(None), None, None, 0.5, None)
     assert cfg["training"]["epochs"] == UNBOUNDED_EPOCHS and cfg["training"]["max_time_minutes"] == 0.5
@@ -334,3 +334,7 @@ def test_time_budget_lifts_the_epoch_cap_and_provenance_is_portable(tmp_path, mo
                             {"path": far, "sha256": "1"}])
     assert [f["path"] for f in shown] == [os.path.join("data", "a.extxyz"), "set.extxyz"]
     assert [f["sha256"] for f in shown] == ["0", "1"]
+    data = tmp_path / "data" / "a.extxyz"
+    data.write_text("")
+    assert portable_command(["train", str(data), "-o", "/abs/out.tinynet", "--epochs", "3"]) == \
+        f"train {os.path.join('data', 'a.extxyz')} -o /abs/out.tinynet --epochs 3"

@@ -94,7 +94,7 @@ def run_train(args):
         return run_train_from_cli(args)
     from tinynet.evaluation import format_metrics
     from tinynet.presets import load_config, validate_config
-    from tinynet.training import train
+    from tinynet.training import portable_command, train
 
     if args.epochs is not None and args.epochs < 0:
         raise SystemExit("tinynet train: error: --epochs must be >= 0")
@@ -116,7 +116,7 @@ def run_train(args):
         except ValueError as exc:
             raise SystemExit(f"tinynet train: error: {exc}")
         os.environ[LIMIT_VARIABLE] = args.memory_limit
-    command = "tinynet " + " ".join(args.argv)
+    command = "tinynet " + portable_command(args.argv)
     res = train(args.data, args.output, test_paths=args.test, config=cfg, preset=args.preset,
                 epochs=args.epochs, max_time=args.max_time, resume=args.resume, seed=args.seed,
                 progress=not args.no_progress, command=command, plots=not args.no_plots,

@@ -503,16 +503,23 @@ class Split:
 UNBOUNDED_EPOCHS = 10**9
 
 
+def portable_path(path):
+    """A path for provenance: relative to the working directory (the
+    repository, for the shipped potentials) when the file lies at most two
+    levels above it, else the file name; never an absolute path of the
+    machine that trained."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return rel if not rel.startswith(os.path.join("..", "..", "..")) else os.path.basename(path)
+
+
 def portable_files(files):
-    """Data files for provenance: a path relative to the working directory
-    (the repository, for the shipped potentials) when the file lies at most
-    two levels above it, else the file name; the sha256 identifies the data."""
-    out = []
-    for f in files:
-        rel = os.path.relpath(os.path.abspath(f["path"]))
-        shown = rel if not rel.startswith(os.path.join("..", "..", "..")) else os.path.basename(f["path"])
-        out.append({**f, "path": shown})
-    return out
+    """Data files for provenance (portable_path); the sha256 identifies the data."""
+    return [{**f, "path": portable_path(f["path"])} for f in files]
+
+
+def portable_command(argv):
+    """The command line for provenance, with every existing file named by portable_path."""
+    return " ".join(portable_path(a) if os.path.isabs(a) and os.path.exists(a) else a for a in argv)
 
 
 def settings(config, preset, epochs, max_time, seed):
