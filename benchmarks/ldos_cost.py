@@ -47,7 +47,7 @@ run 2
 REPEAT = """
 print "BENCH without"
 run {steps}
-fix avg all ave/atom 1 1 1 c_ldos[*]
+fix avg all ave/time 1 1 1 c_ldos mode vector
 print "BENCH with"
 run {steps}
 unfix avg

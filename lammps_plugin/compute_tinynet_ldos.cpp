@@ -121,10 +121,32 @@ void ComputeTinyNetLdos::build_graph()
   neighbors.clear();
   list_start.assign(nall, 0);
   list_count.assign(nall, 0);
+  // The ghost shell also holds the skin (for the pair style's lists); a ghost
+  // farther than the model's range from every local atom is never visited
+  // by a walk, so it gets no list (about half the ghosts of a small domain).
+  double local_lo[3], local_hi[3];
+  for (int d = 0; d < 3; ++d) {
+    local_lo[d] = nlocal > 0 ? x[0][d] : 0.0;
+    local_hi[d] = local_lo[d];
+  }
+  for (int i = 1; i < nlocal; ++i)
+    for (int d = 0; d < 3; ++d) {
+      local_lo[d] = std::min(local_lo[d], x[i][d]);
+      local_hi[d] = std::max(local_hi[d], x[i][d]);
+    }
+  const double reach_sq = model->descriptor.cutoff() * model->descriptor.cutoff();
+  auto beyond_reach = [&](int i) {
+    double dsq = 0.0;
+    for (int d = 0; d < 3; ++d) {
+      const double out = std::max({local_lo[d] - x[i][d], x[i][d] - local_hi[d], 0.0});
+      dsq += out * out;
+    }
+    return dsq > reach_sq;
+  };
   for (int i = 0; i < nall; ++i) {
     const double cut = i < nlocal ? rc : rb;
     list_start[i] = (int) neighbors.size();
-    if (cut <= 0.0) continue;
+    if (cut <= 0.0 || (i >= nlocal && beyond_reach(i))) continue;
     const double cutsq = cut * cut;
     const int b = bin_of[i];
     const int bx = b % nb[0], by = (b / nb[0]) % nb[1], bz = b / (nb[0] * nb[1]);
