@@ -580,15 +580,9 @@ def _describe_potential(path: Path) -> str:
     try:
         with open(path) as fh:
             pot = json.load(fh)
-        parts = []
-        for b in pot["descriptor"]["blocks"]:
-            if b["type"] == "moments":
-                parts.append(f"moments n_max {b['n_max']}, {len(b['decay_lengths'])} channels, "
-                             f"bond cutoff {b['bond_cutoff']}")
-            elif b["type"] == "radial":
-                parts.append(f"radial {len(b['centers'])} centres to {b['cutoff']}")
-            else:
-                parts.append(str(b["type"]))
+        from tinynet.blocks import BLOCK_TYPES
+
+        parts = [BLOCK_TYPES[b["type"]].describe(b) for b in pot["descriptor"]["blocks"]]
         model = next(iter(pot["models"].values()))
         hidden = [len(layer["bias"]) for layer in model["layers"][:-1]]
         return "; ".join(parts) + f"; cutoff {pot['cutoff']}; hidden {hidden}"
