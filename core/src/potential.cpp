@@ -97,6 +97,40 @@ double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, in
   return energy;
 }
 
+// The same terms from the centre's environment, when it holds every pair
+// within the repulsion's reach (its list cutoff is larger): the distances are
+// already there, instead of a second pass over the whole neighbour list.
+double pair_terms_env(const Environment &env, const CoreRepulsion &repulsion, int i, double *force,
+                      double w[6], double &gradient_sum)
+{
+  const int si = env.species[0];
+  double energy = 0.0;
+  for (int k = 1; k < env.size(); ++k) {
+    const int sj = env.species[k];
+    const double *d = &env.rel[3 * (size_t) k];
+    const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if (!(rsq < repulsion.outer_sq(si, sj))) continue;
+    const double r = std::sqrt(rsq);
+    double dE_dr = 0.0;
+    energy += 0.5 * repulsion.energy(si, sj, r, dE_dr);
+    const double s = 0.5 * dE_dr / r;
+    const double g[3] = {s * d[0], s * d[1], s * d[2]};    // dE/dx_j = -dE/dx_i
+    double *fi = force + 3 * (size_t) i, *fj = force + 3 * (size_t) env.node[k];
+    for (int a = 0; a < 3; ++a) {
+      fi[a] += g[a];
+      fj[a] -= g[a];
+    }
+    gradient_sum += g[0] + g[1] + g[2];
+    w[0] -= d[0] * g[0];
+    w[1] -= d[1] * g[1];
+    w[2] -= d[2] * g[2];
+    w[3] -= d[0] * g[1];
+    w[4] -= d[0] * g[2];
+    w[5] -= d[1] * g[2];
+  }
+  return energy;
+}
+
 }    // namespace
 
 void compute_repulsion(const CoreRepulsion &repulsion, const NeighborGraph &graph, const int *centers,
@@ -125,6 +159,8 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
 {
   const int nf = descriptor.n_features();
   std::vector<double> G(nf), dE_dG(nf);
+  // (the environment holds every listed neighbour closer than its list cutoff)
+  const bool repulsion_from_env = repulsion.enabled() && repulsion.max_outer() < descriptor.list_cutoff();
   check_distances(graph);
   descriptor.prepare(graph);
   for (int c = 0; c < n_centers; ++c) {
@@ -133,9 +169,11 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
     if (t < 0) continue;
     double w[6] = {0, 0, 0, 0, 0, 0};
     double gradient_sum = 0.0;    // NaN/inf anywhere in this centre's forces shows up here
-    const double e_pair = pair_terms(graph, repulsion, i, out.force, w, gradient_sum);
 
     descriptor.compute(graph, i, G.data());
+    const double e_pair = repulsion_from_env
+        ? pair_terms_env(descriptor.env(), repulsion, i, out.force, w, gradient_sum)
+        : pair_terms(graph, repulsion, i, out.force, w, gradient_sum);
     ElementModel &model = models[t];
     const double ei = model.evaluate(G.data(), dE_dG.data()) + e_pair;
     if (out.check_range && model.outside_training_range(G.data())) ++out.n_extrapolating;

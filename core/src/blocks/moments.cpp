@@ -45,6 +45,7 @@ void MomentsBlock::walk(Environment &env)
   walk_of.assign(env.size(), -1);
   walk_of[0] = 0;
   const bool odd_top = (n_max_ % 2) == 1;
+  edge_end_.assign(depth_ + 1, 0);
   for (int p = 0; p < (int) walk_env.size(); ++p) {
     const int pe = walk_env[p], d = depth_of_env[pe];
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
@@ -73,7 +74,11 @@ void MomentsBlock::walk(Environment &env)
         edge_bond.push_back(b);
       }
     }
+    edge_end_[d] = (int) edge_p.size();
   }
+  // Edges are in the depth order of their first node p: edge_end_[d] edges
+  // start at depth <= d (a depth without nodes ends where the one before does).
+  for (int d = 1; d <= depth_; ++d) edge_end_[d] = std::max(edge_end_[d], edge_end_[d - 1]);
 }
 
 void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
@@ -123,10 +128,17 @@ void MomentsBlock::compute(Environment &env, double *features)
   gather_edge_hops();
 
   // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
+  // v_a lives on the nodes of depth <= a, so H v_a needs only the edges that
+  // start there (edge_end_[a]).
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
   const int *ep = edge_p.data(), *eq = edge_q.data();
-  v.assign((size_t) nc * levels * nw, 0.0);
-  w.assign((size_t) nc * levels * nw, 0.0);
+  const size_t n_vec = (size_t) nc * levels * nw;
+  if (v.size() < n_vec) {
+    v.resize(n_vec);
+    w.resize(n_vec);
+  }
+  for (size_t k = 0; k < n_vec; ++k) v[k] = w[k] = 0.0;
+  const bool one_species = n_species_ == 1;
   for (int c = 0; c < nc; ++c) {
     double *vc = &v[(size_t) c * levels * nw];
     double *wc = &w[(size_t) c * levels * nw];
@@ -138,19 +150,32 @@ void MomentsBlock::compute(Environment &env, double *features)
       const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
       if (need_next || need_odd) {
         double *hv = wc + a * nw;
-        for (int e = 0; e < ne; ++e) {
+        for (int e = 0, end = edge_end_[a]; e < end; ++e) {
           hv[ep[e]] += hc[e] * va[eq[e]];
           hv[eq[e]] += hc[e] * va[ep[e]];
         }
         if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
       }
       if (a == 0) continue;
-      if (2 * a <= n_max_)
-        for (int k = 0; k < nw; ++k) features[feature_index(2 * a, c, walk_species[k])] += va[k] * va[k];
+      if (2 * a <= n_max_) {
+        if (one_species) {
+          double sum = 0.0;
+          for (int k = 0; k < nw; ++k) sum += va[k] * va[k];
+          features[feature_index(2 * a, c, 0)] += sum;
+        } else {
+          for (int k = 0; k < nw; ++k) features[feature_index(2 * a, c, walk_species[k])] += va[k] * va[k];
+        }
+      }
       if (need_odd) {
         const double *wa = wc + a * nw;
-        for (int k = 0; k < nw; ++k)
-          features[feature_index(2 * a + 1, c, walk_species[k])] += va[k] * wa[k];
+        if (one_species) {
+          double sum = 0.0;
+          for (int k = 0; k < nw; ++k) sum += va[k] * wa[k];
+          features[feature_index(2 * a + 1, c, 0)] += sum;
+        } else {
+          for (int k = 0; k < nw; ++k)
+            features[feature_index(2 * a + 1, c, walk_species[k])] += va[k] * wa[k];
+        }
       }
     }
   }
@@ -161,42 +186,73 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
   const int nc = hopping_.n_channels();
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
   const int *ep = edge_p.data(), *eq = edge_q.data();
-  dE_dr_edge.assign(ne, 0.0);
+  if ((int) dE_dr_edge.size() < ne) dE_dr_edge.resize(ne);
+  for (int e = 0; e < ne; ++e) dE_dr_edge[e] = 0.0;
   gbar.resize(nw);
   gnext.resize(nw);
   beta.resize(nw);
   double *dr = dE_dr_edge.data();
+  const bool one_species = n_species_ == 1;
 
   for (int c = 0; c < nc; ++c) {
     const double *vc = &v[(size_t) c * levels * nw];
     const double *wc = &w[(size_t) c * levels * nw];
     const double *hc = &edge_h[(size_t) c * ne], *dhc = &edge_dh[(size_t) c * ne];
     // gbar = dE/dv_a, swept from the deepest level down to level 1.
-    std::fill(gbar.begin(), gbar.end(), 0.0);
+    for (int k = 0; k < nw; ++k) gbar[k] = 0.0;
     for (int a = depth_; a >= 1; --a) {
       const double *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
-      if (2 * a <= n_max_)
-        for (int k = 0; k < nw; ++k)
-          gbar[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
+      if (2 * a <= n_max_) {
+        if (one_species) {
+          const double g2 = 2.0 * dE_dG[feature_index(2 * a, c, 0)];
+          for (int k = 0; k < nw; ++k) gbar[k] += g2 * va[k];
+        } else {
+          for (int k = 0; k < nw; ++k)
+            gbar[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
+        }
+      }
       if (2 * a + 1 <= n_max_) {
         // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
+        // (v_a lives on depth <= a: the edges that start there)
         const double *wa = wc + a * nw;
-        const int n = 2 * a + 1;
-        for (int k = 0; k < nw; ++k) {
-          beta[k] = dE_dG[feature_index(n, c, walk_species[k])];    // per node, read once
-          gbar[k] += beta[k] * wa[k];
-        }
-        for (int e = 0; e < ne; ++e) {
-          const int p = ep[e], q = eq[e];
-          const double bp = beta[p], bq = beta[q];
-          gbar[p] += hc[e] * bq * va[q];
-          gbar[q] += hc[e] * bp * va[p];
-          dr[e] += (bp + bq) * va[p] * va[q] * dhc[e];
+        const int n = 2 * a + 1, end = edge_end_[a];
+        if (one_species) {
+          const double b = dE_dG[feature_index(n, c, 0)];
+          for (int k = 0; k < nw; ++k) gbar[k] += b * wa[k];
+          for (int e = 0; e < end; ++e) {
+            const int p = ep[e], q = eq[e];
+            gbar[p] += hc[e] * b * va[q];
+            gbar[q] += hc[e] * b * va[p];
+            dr[e] += (b + b) * va[p] * va[q] * dhc[e];
+          }
+        } else {
+          for (int k = 0; k < nw; ++k) {
+            beta[k] = dE_dG[feature_index(n, c, walk_species[k])];    // per node, read once
+            gbar[k] += beta[k] * wa[k];
+          }
+          for (int e = 0; e < end; ++e) {
+            const int p = ep[e], q = eq[e];
+            const double bp = beta[p], bq = beta[q];
+            gbar[p] += hc[e] * bq * va[q];
+            gbar[q] += hc[e] * bp * va[p];
+            dr[e] += (bp + bq) * va[p] * va[q] * dhc[e];
+          }
         }
       }
       // Through v_a = H v_(a-1): dh_pq += gbar_p v_q + gbar_q v_p; gnext = H gbar.
-      std::fill(gnext.begin(), gnext.end(), 0.0);
-      for (int e = 0; e < ne; ++e) {
+      // v_(a-1) lives on depth <= a-1, so only the edges that start there
+      // count; and dE/dv_(a-1) matters only there (for a = 1 not at all):
+      // gnext is complete on those nodes, partial elsewhere (never read).
+      const int end = edge_end_[a - 1];
+      if (a == 1) {
+        for (int e = 0; e < end; ++e) {
+          const int p = ep[e], q = eq[e];
+          dr[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhc[e];
+        }
+        break;
+      }
+      for (int k = 0; k < nw; ++k) gnext[k] = 0.0;
+      for (int e = 0; e < end; ++e) {
         const int p = ep[e], q = eq[e];
         dr[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhc[e];
         gnext[p] += hc[e] * gbar[q];

@@ -49,6 +49,7 @@ class MomentsBlock : public DescriptorBlock {
   std::vector<int> depth_of_env;      // environment index -> depth (-1: not reached)
   std::vector<int> walk_of_env;       // environment index -> walk node (-1: not reached)
   std::vector<int> edge_p, edge_q, edge_bond;    // walk-node pairs and their bond
+  std::vector<int> edge_end_;         // [depth] edges whose first node p has depth <= d
   std::vector<double> v;              // [channel][level 0..depth][walk node]
   std::vector<double> w;              // [channel][level][walk node]: H v (odd moments)
   std::vector<double> gbar, gnext, dE_dr_edge;
