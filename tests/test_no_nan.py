@@ -108,3 +108,24 @@ def test_nan_position_is_named(si_potential):
                         np.array([1, 2, 0, 2, 0, 1], dtype=np.int32))
     with pytest.raises(RuntimeError, match=r"non-finite position, energy or force at atom 2"):
         pot.evaluate(graph, 3)
+
+
+def test_close_pair_outside_the_centres_lists_and_infinite_position(si_potential):
+    """The core checks the centres' lists while it builds their environments
+    and the other nodes' lists after the last centre: a close pair among
+    non-centre nodes (images, ghosts) is still reported, and so is an
+    infinite coordinate (which fails no 'r < cutoff' test either)."""
+    pot = _core.Potential(str(si_potential))
+
+    def graph(x, starts, counts, neighbours):
+        return _core.Graph(np.asarray(x, dtype=float), np.zeros(len(x), dtype=np.int32),
+                           np.array(starts, dtype=np.int32), np.array(counts, dtype=np.int32),
+                           np.array(neighbours, dtype=np.int32))
+
+    # centres 0 and 1; nodes 2 and 3 are no centres, 0.05 A apart
+    g = graph([[0, 0, 0], [2.3, 0, 0], [5, 5, 5], [5.05, 5, 5]], [0, 1, 2, 3], [1, 1, 1, 1], [1, 0, 3, 2])
+    with pytest.raises(ValueError, match=r"atom (2 and atom 3|3 and atom 2) are 0.05 Angstrom apart"):
+        pot.evaluate(g, 2)
+    g = graph([[0, 0, 0], [2.3, 0, 0], [np.inf, 1, 1]], [0, 2, 4], [2, 2, 2], [1, 2, 0, 2, 0, 1])
+    with pytest.raises(RuntimeError, match=r"non-finite position, energy or force at atom 2"):
+        pot.evaluate(g, 3)

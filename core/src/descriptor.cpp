@@ -1,6 +1,7 @@
 #include "tinynet/descriptor.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <stdexcept>
 
@@ -54,15 +55,18 @@ void Descriptor::compute(const NeighborGraph &graph, int center, double *feature
   Environment &env = env_;
   env.begin(graph, center);
   const double *xi = graph.x + 3 * center;
-  const double cutsq = list_cutoff_ * list_cutoff_;
+  const double cutsq = list_cutoff_ * list_cutoff_, flag_sq = flag_sq_;
+  bool flagged = false;
   for (int k = 0; k < graph.count[center]; ++k) {
     const int j = graph.neighbor(center, k);
     if (j == center || graph.species[j] < 0 || env.index_of(j) >= 0) continue;
     const double *xj = graph.x + 3 * j;
     const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
     const double rsq = dx * dx + dy * dy + dz * dz;
+    flagged |= !(rsq >= flag_sq && rsq <= DBL_MAX);    // (also NaN and inf)
     if (rsq < cutsq) env.add(j, dx, dy, dz, std::sqrt(rsq));
   }
+  flagged_ = flagged;
   for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->compute(env, features + block_offset_[b]);
 }
 

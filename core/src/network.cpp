@@ -3,7 +3,7 @@
 // vectorises them; this is a large part of the cost of an atom.
 #include "tinynet/potential.h"
 
-#include "fast_exp.h"
+#include "tinynet/fast_exp.h"
 
 #include <algorithm>
 #include <cmath>

@@ -38,11 +38,12 @@ namespace {
 // least MIN_DISTANCE apart. Checked for all nodes before any centre is
 // evaluated, so that coincident atoms are reported as such wherever they are,
 // not as the NaN they would cause in a neighbour's descriptor.
-void check_distances(const NeighborGraph &graph)
+// (skip: nodes whose lists are not checked, or nullptr)
+void check_distances(const NeighborGraph &graph, const char *skip = nullptr)
 {
   const double min_sq = MIN_DISTANCE * MIN_DISTANCE;
   for (int i = 0; i < graph.n_nodes; ++i) {
-    if (graph.species[i] < 0) continue;
+    if (graph.species[i] < 0 || (skip && skip[i])) continue;
     const double *xi = graph.x + 3 * i;
     for (int k = 0; k < graph.count[i]; ++k) {
       const int j = graph.neighbor(i, k);
@@ -161,7 +162,17 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
   std::vector<double> G(nf), dE_dG(nf);
   // (the environment holds every listed neighbour closer than its list cutoff)
   const bool repulsion_from_env = repulsion.enabled() && repulsion.max_outer() < descriptor.list_cutoff();
-  check_distances(graph);
+  const bool need_w = out.want_virial || out.atom_virial;
+  // The distance check of every listed pair (check_distances) as if it ran
+  // before all centres: the centres' own lists are checked while their
+  // environments are built (Descriptor flags a close or non-finite pair), the
+  // other nodes' lists after the last centre; anything found, and any
+  // non-finite centre, runs the full check first, so that the error is the
+  // same (the first close pair in node order) as from a check up front.
+  descriptor.set_flag_distance(MIN_DISTANCE);
+  centre_mark_.assign(graph.n_nodes, 0);
+  for (int c = 0; c < n_centers; ++c)
+    if (graph.species[centers[c]] >= 0) centre_mark_[centers[c]] = 1;
   descriptor.prepare(graph);
   for (int c = 0; c < n_centers; ++c) {
     const int i = centers[c];
@@ -171,6 +182,7 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
     double gradient_sum = 0.0;    // NaN/inf anywhere in this centre's forces shows up here
 
     descriptor.compute(graph, i, G.data());
+    if (descriptor.listed_pair_flagged()) check_distances(graph);    // throws
     const double e_pair = repulsion_from_env
         ? pair_terms_env(descriptor.env(), repulsion, i, out.force, w, gradient_sum)
         : pair_terms(graph, repulsion, i, out.force, w, gradient_sum);
@@ -182,22 +194,35 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
     // Forces on every node of the neighbourhood; virial of this centre's energy
     // W = -sum_k (r_k - r_i) (x) dE_i/dr_k, which is translation invariant.
     const Environment &env = descriptor.env();
-    for (int k = 0; k < env.size(); ++k) {
-      const double *g = &env.grad[3 * k], *r = &env.rel[3 * k];
-      double *f = out.force + 3 * (size_t) env.node[k];
-      f[0] -= g[0];
-      f[1] -= g[1];
-      f[2] -= g[2];
-      gradient_sum += g[0] + g[1] + g[2];
-      w[0] -= r[0] * g[0];
-      w[1] -= r[1] * g[1];
-      w[2] -= r[2] * g[2];
-      w[3] -= r[0] * g[1];
-      w[4] -= r[0] * g[2];
-      w[5] -= r[1] * g[2];
+    if (need_w) {
+      for (int k = 0; k < env.size(); ++k) {
+        const double *g = &env.grad[3 * k], *r = &env.rel[3 * k];
+        double *f = out.force + 3 * (size_t) env.node[k];
+        f[0] -= g[0];
+        f[1] -= g[1];
+        f[2] -= g[2];
+        gradient_sum += g[0] + g[1] + g[2];
+        w[0] -= r[0] * g[0];
+        w[1] -= r[1] * g[1];
+        w[2] -= r[2] * g[2];
+        w[3] -= r[0] * g[1];
+        w[4] -= r[0] * g[2];
+        w[5] -= r[1] * g[2];
+      }
+    } else {
+      for (int k = 0; k < env.size(); ++k) {
+        const double *g = &env.grad[3 * k];
+        double *f = out.force + 3 * (size_t) env.node[k];
+        f[0] -= g[0];
+        f[1] -= g[1];
+        f[2] -= g[2];
+        gradient_sum += g[0] + g[1] + g[2];
+      }
     }
-    if (!std::isfinite(ei + gradient_sum))
+    if (!std::isfinite(ei + gradient_sum)) {
+      check_distances(graph);    // a close pair elsewhere is the cause to report
       throw EvaluationError(EvaluationError::Kind::NON_FINITE, i, -1, 0.0);
+    }
 
     out.energy += ei;
     if (out.atom_energy) out.atom_energy[i] = ei;
@@ -205,6 +230,14 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
       for (int m = 0; m < 6; ++m) out.virial[m] += w[m];
     if (out.atom_virial)
       for (int m = 0; m < 6; ++m) out.atom_virial[6 * (size_t) i + m] += w[m];
+  }
+  // The lists of the other nodes (ghosts, images); if one fails, the full
+  // check names the first close pair in node order.
+  try {
+    check_distances(graph, centre_mark_.data());
+  } catch (const EvaluationError &) {
+    check_distances(graph);
+    throw;
   }
 }
 

@@ -37,6 +37,7 @@ inline double cutoff_fn_deriv(double x)
 struct BondTable {
   std::vector<int> row_start;     // per node: first slot, -1 until computed this step
   std::vector<int> row_count;     // per node: bonds in the row
+  int n_slots = 0;                // slots in use this step (the vectors below may be longer)
   std::vector<int> partner;       // per slot
   std::vector<double> unit;       // [slot][3], from node to partner
   std::vector<double> length;     // [slot]
@@ -108,6 +109,11 @@ class Descriptor {
 
   void prepare(const NeighborGraph &graph);                 // once per step
   void compute(const NeighborGraph &graph, int center, double *features);
+  // With a distance r > 0 set, compute() flags a centre whose list holds a
+  // node closer than r or at a non-finite distance (hosts that check every
+  // pair use it instead of a second pass over the centres' lists).
+  void set_flag_distance(double r) { flag_sq_ = r * r; }
+  bool listed_pair_flagged() const { return flagged_; }
   void backprop(const double *dE_dG);                       // after compute, same centre
   Environment &env() { return env_; }
   double memory_bytes() const;
@@ -120,6 +126,8 @@ class Descriptor {
   std::vector<int> block_offset_;
   Environment env_;
   size_t graph_nodes_seen_ = 0;
+  double flag_sq_ = 0.0;
+  bool flagged_ = false;
 };
 
 }    // namespace tinynet

@@ -112,6 +112,9 @@ class Potential {
   // contribution of a centre.
   void compute(const NeighborGraph &graph, const int *centers, int n_centers, EvalOutput &out);
   int element_index(const std::string &symbol) const;    // -1 if absent
+
+ private:
+  std::vector<char> centre_mark_;    // per node: a centre of the current compute()
 };
 
 // Read and fully validate a potential file (JSON, see docs/potential_file.md).

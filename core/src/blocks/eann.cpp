@@ -1,7 +1,7 @@
 #include "tinynet/blocks/eann.h"
 
 #include "../block_registry.h"
-#include "../fast_exp.h"
+#include "tinynet/fast_exp.h"
 
 #include <algorithm>
 #include <cmath>
