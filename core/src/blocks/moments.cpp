@@ -34,24 +34,42 @@ void MomentsBlock::walk(Environment &env)
   // once: to the next shell, and within a shell (which closes odd cycles).
   // Edges within the outermost shell only matter for an odd n_max.
   // Nodes beyond the centre's list are added to the environment as reached.
-  depth_of_env.assign(env.size(), -1);
-  walk_env.assign(1, 0);
-  walk_species.assign(1, env.species[0]);
+  // Scratch only grows; counts n_walk_, n_edge_ (no push_back: measured,
+  // its capacity checks through the members cost ~0.5k instructions an atom-step).
+  const int n_env = env.size();
+  if ((int) depth_of_env.size() < n_env) {
+    depth_of_env.resize(2 * n_env);
+    walk_of_env.resize(2 * n_env);
+  }
+  for (int k = 0; k < n_env; ++k) depth_of_env[k] = walk_of_env[k] = -1;
+  if (walk_env.empty()) {
+    walk_env.resize(16);
+    walk_species.resize(16);
+  }
+  walk_env[0] = 0;
+  walk_species[0] = env.species[0];
   depth_of_env[0] = 0;
-  edge_p.clear();
-  edge_q.clear();
-  edge_bond.clear();
-  std::vector<int> &walk_of = walk_of_env;
-  walk_of.assign(env.size(), -1);
-  walk_of[0] = 0;
+  walk_of_env[0] = 0;
+  int n_walk = 1, n_edge = 0;
   const bool odd_top = (n_max_ % 2) == 1;
   edge_end_.assign(depth_ + 1, 0);
-  for (int p = 0; p < (int) walk_env.size(); ++p) {
+  for (int p = 0; p < n_walk; ++p) {
     const int pe = walk_env[p], d = depth_of_env[pe];
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
     const int node = env.node[pe];
     ensure_bond_row(bonds_, *graph_, hopping_, node);
     const int begin = bonds_.row_start[node], end = begin + bonds_.row_count[node];
+    // room for every bond of the row as a new node and an edge
+    const size_t most_walk = (size_t) n_walk + (end - begin), most_edge = (size_t) n_edge + (end - begin);
+    if (walk_env.size() < most_walk) {
+      walk_env.resize(2 * most_walk);
+      walk_species.resize(2 * most_walk);
+    }
+    if (edge_p.size() < most_edge) {
+      edge_p.resize(2 * most_edge);
+      edge_q.resize(2 * most_edge);
+      edge_bond.resize(2 * most_edge);
+    }
     for (int b = begin; b < end; ++b) {
       int qe = env.index_of(bonds_.partner[b]);
       int dq = qe < 0 ? -1 : depth_of_env[qe];
@@ -59,23 +77,29 @@ void MomentsBlock::walk(Environment &env)
         if (d == depth_) continue;    // beyond the deepest shell
         if (qe < 0) {
           qe = env.find_or_add(bonds_.partner[b]);
-          depth_of_env.resize(env.size(), -1);
-          walk_of.resize(env.size(), -1);
+          if ((int) depth_of_env.size() < env.size()) {
+            depth_of_env.resize(2 * env.size());
+            walk_of_env.resize(2 * env.size());
+          }
         }
         dq = depth_of_env[qe] = d + 1;
-        walk_of[qe] = (int) walk_env.size();
-        walk_env.push_back(qe);
-        walk_species.push_back(env.species[qe]);
+        walk_of_env[qe] = n_walk;
+        walk_env[n_walk] = qe;
+        walk_species[n_walk] = env.species[qe];
+        ++n_walk;
       }
-      const int q = walk_of[qe];
+      const int q = walk_of_env[qe];
       if (dq == d + 1 || (dq == d && p < q)) {
-        edge_p.push_back(p);
-        edge_q.push_back(q);
-        edge_bond.push_back(b);
+        edge_p[n_edge] = p;
+        edge_q[n_edge] = q;
+        edge_bond[n_edge] = b;
+        ++n_edge;
       }
     }
-    edge_end_[d] = (int) edge_p.size();
+    edge_end_[d] = n_edge;
   }
+  n_walk_ = n_walk;
+  n_edge_ = n_edge;
   // Edges are in the depth order of their first node p: edge_end_[d] edges
   // start at depth <= d (a depth without nodes ends where the one before does).
   for (int d = 1; d <= depth_; ++d) edge_end_[d] = std::max(edge_end_[d], edge_end_[d - 1]);
@@ -85,7 +109,7 @@ void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
                                           const double *dE_dunit) const
 {
   // r_pq = |x_q - x_p|, l = (x_q - x_p)/r: dr/dx_q = l, dl/dx_q = (1 - l l^T)/r.
-  const int ne = (int) edge_p.size();
+  const int ne = n_edge_;
   for (int e = 0; e < ne; ++e) {
     const int b = edge_bond[e];
     const double *u = &bonds_.unit[3 * (size_t) b];    // from p towards q
@@ -109,7 +133,7 @@ void MomentsBlock::gather_edge_hops()
   // Per channel, the hopping of each walk edge in edge order: the sweeps
   // below read them three times per level, contiguously instead of through
   // edge_bond into the bond table.
-  const int nc = hopping_.n_channels(), ne = (int) edge_p.size();
+  const int nc = hopping_.n_channels(), ne = n_edge_;
   edge_h.resize((size_t) nc * ne);
   edge_dh.resize((size_t) nc * ne);
   for (int c = 0; c < nc; ++c)
@@ -130,7 +154,7 @@ void MomentsBlock::compute(Environment &env, double *features)
   // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
   // v_a lives on the nodes of depth <= a, so H v_a needs only the edges that
   // start there (edge_end_[a]).
-  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1;
   const int *ep = edge_p.data(), *eq = edge_q.data();
   const size_t n_vec = (size_t) nc * levels * nw;
   if (v.size() < n_vec) {
@@ -184,7 +208,7 @@ void MomentsBlock::compute(Environment &env, double *features)
 void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
   const int nc = hopping_.n_channels();
-  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1;
   const int *ep = edge_p.data(), *eq = edge_q.data();
   if ((int) dE_dr_edge.size() < ne) dE_dr_edge.resize(ne);
   for (int e = 0; e < ne; ++e) dE_dr_edge[e] = 0.0;
@@ -287,7 +311,7 @@ SpMomentsBlock::SpMomentsBlock(int n_max, Hopping hopping, double sp_splitting) 
 
 void SpMomentsBlock::apply_h(int c, const double *v, double *out) const
 {
-  const int nc = hopping_.n_channels(), ne = (int) edge_p.size(), nw = (int) walk_env.size();
+  const int nc = hopping_.n_channels(), ne = n_edge_, nw = n_walk_;
   constexpr double ss = ETA_SSS, sp = ETA_SPS, ppp = ETA_PPP, dpp = ETA_PPS - ETA_PPP;
   for (int e = 0; e < ne; ++e) {
     const int b = edge_bond[e];
@@ -313,7 +337,7 @@ void SpMomentsBlock::apply_h(int c, const double *v, double *out) const
 void SpMomentsBlock::accumulate_bilinear(int c, const double *x, const double *y, double scale)
 {
   // d(x^T H y) per edge = X^T B Y with (X, Y) = (x_p, y_q) and (y_p, x_q).
-  const int nc = hopping_.n_channels(), ne = (int) edge_p.size();
+  const int nc = hopping_.n_channels(), ne = n_edge_;
   constexpr double ss = ETA_SSS, sp = ETA_SPS, ppp = ETA_PPP, dpp = ETA_PPS - ETA_PPP;
   for (int e = 0; e < ne; ++e) {
     const int b = edge_bond[e];
@@ -341,7 +365,7 @@ void SpMomentsBlock::compute(Environment &env, double *features)
   std::fill(features, features + n_features(), 0.0);
   walk(env);
 
-  const int nw = (int) walk_env.size(), levels = depth_ + 1;
+  const int nw = n_walk_, levels = depth_ + 1;
   const size_t level_size = (size_t) nw * NORB, start_size = level_size * levels;
   sv.assign((size_t) nc * NORB * start_size, 0.0);
   sw.assign(sv.size(), 0.0);
@@ -379,7 +403,7 @@ void SpMomentsBlock::compute(Environment &env, double *features)
 void SpMomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
   const int nc = hopping_.n_channels();
-  const int nw = (int) walk_env.size(), ne = (int) edge_p.size(), levels = depth_ + 1;
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1;
   const size_t level_size = (size_t) nw * NORB, start_size = level_size * levels;
   dE_dr_edge.assign(ne, 0.0);
   dE_dl_edge.assign(3 * (size_t) ne, 0.0);

@@ -43,7 +43,8 @@ class MomentsBlock : public DescriptorBlock {
   BondTable bonds_;
   const NeighborGraph *graph_ = nullptr;
 
-  // scratch of the current centre
+  // scratch of the current centre (vectors may be longer than the counts)
+  int n_walk_ = 0, n_edge_ = 0;       // walk nodes, edges
   std::vector<int> walk_env;          // walk node -> environment index
   std::vector<int> walk_species;
   std::vector<int> depth_of_env;      // environment index -> depth (-1: not reached)
