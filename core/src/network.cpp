@@ -75,8 +75,9 @@ inline Vec load(const double *p)
 
 inline void store(double *p, Vec v) { std::memcpy(p, &v, sizeof v); }
 
-// y[o] = b[o] + sum_i x[i] W[i][o], W row-major [n_in][n_out]. Each y[o] is
-// summed in the same order (i ascending) whatever the tiling.
+// y[o] = b[o] + sum_i x[i] W[i][o], W row-major [n_in][n_out]. Each y[o] of a
+// wider layer is summed in the same order (i ascending) whatever the tiling; a
+// single output (the last layer) in four partial sums.
 void affine(const double *__restrict x, const double *__restrict W, const double *__restrict b, int n_in,
             int n_out, double *__restrict y)
 {
@@ -102,7 +103,16 @@ void affine(const double *__restrict x, const double *__restrict W, const double
     for (int i = 0; i < n_in; ++i) acc += x[i] * load(W + (size_t) i * n_out + o0);
     store(y + o0, acc);
   }
-  for (; o0 < n_out; ++o0) {    // narrow layers (the output) and the tail
+  if (n_out == 1) {    // the output layer: a dot product, four inputs at a time
+    Vec acc = {};
+    int i = 0;
+    for (; i + CHUNK <= n_in; i += CHUNK) acc += load(x + i) * load(W + i);
+    double sum = b[0] + ((acc[0] + acc[2]) + (acc[1] + acc[3]));
+    for (; i < n_in; ++i) sum += x[i] * W[i];
+    y[0] = sum;
+    return;
+  }
+  for (; o0 < n_out; ++o0) {    // narrow layers and the tail
     double acc = b[o0];
     for (int i = 0; i < n_in; ++i) acc += x[i] * W[(size_t) i * n_out + o0];
     y[o0] = acc;

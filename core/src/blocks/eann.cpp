@@ -231,16 +231,30 @@ void EannBlock::gather(const Environment &env)
     return cols + (size_t) (c / CHUNK) * block + field * CHUNK + c % CHUNK;
   };
   const double *rel = env.rel.data();
-  for (int t = 0; t < n; ++t) {
-    const int j = in_range[t];
-    const int c = n_species_ == 1 ? t : cursor_[species[j]]++;
-    index[c] = j;
-    *at(c, F_R) = dist[j];
-    *at(c, F_X) = rel[3 * j];
-    *at(c, F_Y) = rel[3 * j + 1];
-    *at(c, F_Z) = rel[3 * j + 2];
+  if (n_species_ == 1) {    // columns in environment order, a chunk at a time
+    for (int t0 = 0; t0 < n; t0 += CHUNK) {
+      double *col = cols + (size_t) (t0 / CHUNK) * block;
+      for (int lane = 0; lane < CHUNK && t0 + lane < n; ++lane) {
+        const int j = in_range[t0 + lane];
+        index[t0 + lane] = j;
+        col[F_R * CHUNK + lane] = dist[j];
+        col[F_X * CHUNK + lane] = rel[3 * j];
+        col[F_Y * CHUNK + lane] = rel[3 * j + 1];
+        col[F_Z * CHUNK + lane] = rel[3 * j + 2];
+      }
+    }
+    cursor_[0] = n;
+  } else {
+    for (int t = 0; t < n; ++t) {
+      const int j = in_range[t];
+      const int c = cursor_[species[j]]++;
+      index[c] = j;
+      *at(c, F_R) = dist[j];
+      *at(c, F_X) = rel[3 * j];
+      *at(c, F_Y) = rel[3 * j + 1];
+      *at(c, F_Z) = rel[3 * j + 2];
+    }
   }
-  if (n_species_ == 1) cursor_[0] = n;
   // Padding: at the cutoff, where fc, dfc and so every basis function are 0.
   for (int s = 0; s < n_species_; ++s)
     for (int c = cursor_[s]; c % CHUNK != 0; ++c) {
