@@ -15,20 +15,28 @@ void Environment::begin(const NeighborGraph &graph, int center_node)
 {
   // Reset the previous centre's entries (cheaper than clearing the whole map).
   if ((int) local_of_.size() < graph.n_nodes) local_of_.resize(graph.n_nodes, -1);
-  for (int k : node) local_of_[k] = -1;
+  for (int k = 0; k < n_; ++k) local_of_[node[k]] = -1;
   graph_ = &graph;
   center = center_node;
-  node.clear();
-  species.clear();
-  rel.clear();
-  dist.clear();
+  n_ = 0;
+  reserve_more(1);
   add(center_node, 0.0, 0.0, 0.0, 0.0);
+}
+
+void Environment::grow(int n)
+{
+  const size_t slots = 2 * (size_t) n;
+  node.resize(slots);
+  species.resize(slots);
+  rel.resize(3 * slots);
+  dist.resize(slots);
 }
 
 int Environment::find_or_add(int graph_node)
 {
   const int k = local_of_[graph_node];
   if (k >= 0) return k;
+  reserve_more(1);
   const double *xi = graph_->x + 3 * center, *xj = graph_->x + 3 * graph_node;
   const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
   return add(graph_node, dx, dy, dz, std::sqrt(dx * dx + dy * dy + dz * dz));
@@ -57,6 +65,7 @@ void Descriptor::compute(const NeighborGraph &graph, int center, double *feature
   const double *xi = graph.x + 3 * center;
   const double cutsq = list_cutoff_ * list_cutoff_, flag_sq = flag_sq_;
   bool flagged = false;
+  env.reserve_more(graph.count[center]);
   for (int k = 0; k < graph.count[center]; ++k) {
     const int j = graph.neighbor(center, k);
     if (j == center || graph.species[j] < 0 || env.index_of(j) >= 0) continue;
@@ -72,7 +81,9 @@ void Descriptor::compute(const NeighborGraph &graph, int center, double *feature
 
 void Descriptor::backprop(const double *dE_dG)
 {
-  env_.grad.assign(3 * (size_t) env_.size(), 0.0);
+  const size_t n3 = 3 * (size_t) env_.size();
+  if (env_.grad.size() < n3) env_.grad.resize(n3);
+  std::fill(env_.grad.begin(), env_.grad.begin() + n3, 0.0);
   for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->backprop(env_, dE_dG + block_offset_[b]);
 }
 

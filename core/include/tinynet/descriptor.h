@@ -50,30 +50,41 @@ struct BondTable {
 class Environment {
  public:
   int center = -1;
+  // Entries 0..size()-1 (the vectors may be longer: their capacity is kept
+  // from centre to centre and entries are written in place, no push_back).
   std::vector<int> node;       // graph node index
   std::vector<int> species;
   std::vector<double> rel;     // [n][3] position relative to the centre
   std::vector<double> dist;    // |rel|
   std::vector<double> grad;    // [n][3] dE/d(position), filled by backprop
-  int size() const { return (int) node.size(); }
+  int size() const { return n_; }
 
   void begin(const NeighborGraph &graph, int center_node);
+  // Room for `more` entries beyond size() (add() assumes it).
+  void reserve_more(int more)
+  {
+    if ((int) node.size() < n_ + more) grow(n_ + more);
+  }
   // Inline: called for every neighbour of every centre (as a call it cost
-  // ~70 instructions a neighbour).
+  // ~70 instructions a neighbour). Needs reserve_more() first.
   int add(int graph_node, double dx, double dy, double dz, double r)
   {
-    const int k = size();
+    const int k = n_++;
     local_of_[graph_node] = k;
-    node.push_back(graph_node);
-    species.push_back(graph_->species[graph_node]);
-    rel.insert(rel.end(), {dx, dy, dz});
-    dist.push_back(r);
+    node[k] = graph_node;
+    species[k] = graph_->species[graph_node];
+    rel[3 * (size_t) k] = dx;
+    rel[3 * (size_t) k + 1] = dy;
+    rel[3 * (size_t) k + 2] = dz;
+    dist[k] = r;
     return k;
   }
   int index_of(int graph_node) const { return local_of_[graph_node]; }    // -1: not in it
   int find_or_add(int graph_node);    // position taken from the graph
 
  private:
+  void grow(int n);
+  int n_ = 0;
   const NeighborGraph *graph_ = nullptr;
   std::vector<int> local_of_;    // graph node -> index here, -1 elsewhere
 };
