@@ -211,11 +211,15 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
   const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1;
   const int *ep = edge_p.data(), *eq = edge_q.data();
   if ((int) dE_dr_edge.size() < ne) dE_dr_edge.resize(ne);
-  for (int e = 0; e < ne; ++e) dE_dr_edge[e] = 0.0;
-  gbar.resize(nw);
-  gnext.resize(nw);
-  beta.resize(nw);
-  double *dr = dE_dr_edge.data();
+  if ((int) gbar.size() < nw) {
+    gbar.resize(2 * nw);
+    gnext.resize(2 * nw);
+    beta.resize(2 * nw);
+  }
+  // (local pointers: the compiler need not reload the vectors' data)
+  double *__restrict dr = dE_dr_edge.data();
+  double *__restrict g = gbar.data(), *__restrict gn = gnext.data(), *__restrict bt = beta.data();
+  for (int e = 0; e < ne; ++e) dr[e] = 0.0;
   const bool one_species = n_species_ == 1;
 
   for (int c = 0; c < nc; ++c) {
@@ -223,16 +227,16 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
     const double *wc = &w[(size_t) c * levels * nw];
     const double *hc = &edge_h[(size_t) c * ne], *dhc = &edge_dh[(size_t) c * ne];
     // gbar = dE/dv_a, swept from the deepest level down to level 1.
-    for (int k = 0; k < nw; ++k) gbar[k] = 0.0;
+    for (int k = 0; k < nw; ++k) g[k] = 0.0;
     for (int a = depth_; a >= 1; --a) {
       const double *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
       if (2 * a <= n_max_) {
         if (one_species) {
           const double g2 = 2.0 * dE_dG[feature_index(2 * a, c, 0)];
-          for (int k = 0; k < nw; ++k) gbar[k] += g2 * va[k];
+          for (int k = 0; k < nw; ++k) g[k] += g2 * va[k];
         } else {
           for (int k = 0; k < nw; ++k)
-            gbar[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
+            g[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
         }
       }
       if (2 * a + 1 <= n_max_) {
@@ -242,23 +246,23 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
         const int n = 2 * a + 1, end = edge_end_[a];
         if (one_species) {
           const double b = dE_dG[feature_index(n, c, 0)];
-          for (int k = 0; k < nw; ++k) gbar[k] += b * wa[k];
+          for (int k = 0; k < nw; ++k) g[k] += b * wa[k];
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
-            gbar[p] += hc[e] * b * va[q];
-            gbar[q] += hc[e] * b * va[p];
+            g[p] += hc[e] * b * va[q];
+            g[q] += hc[e] * b * va[p];
             dr[e] += (b + b) * va[p] * va[q] * dhc[e];
           }
         } else {
           for (int k = 0; k < nw; ++k) {
-            beta[k] = dE_dG[feature_index(n, c, walk_species[k])];    // per node, read once
-            gbar[k] += beta[k] * wa[k];
+            bt[k] = dE_dG[feature_index(n, c, walk_species[k])];    // per node, read once
+            g[k] += bt[k] * wa[k];
           }
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
-            const double bp = beta[p], bq = beta[q];
-            gbar[p] += hc[e] * bq * va[q];
-            gbar[q] += hc[e] * bp * va[p];
+            const double bp = bt[p], bq = bt[q];
+            g[p] += hc[e] * bq * va[q];
+            g[q] += hc[e] * bp * va[p];
             dr[e] += (bp + bq) * va[p] * va[q] * dhc[e];
           }
         }
@@ -271,18 +275,18 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
       if (a == 1) {
         for (int e = 0; e < end; ++e) {
           const int p = ep[e], q = eq[e];
-          dr[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhc[e];
+          dr[e] += (g[p] * vprev[q] + g[q] * vprev[p]) * dhc[e];
         }
         break;
       }
-      for (int k = 0; k < nw; ++k) gnext[k] = 0.0;
+      for (int k = 0; k < nw; ++k) gn[k] = 0.0;
       for (int e = 0; e < end; ++e) {
         const int p = ep[e], q = eq[e];
-        dr[e] += (gbar[p] * vprev[q] + gbar[q] * vprev[p]) * dhc[e];
-        gnext[p] += hc[e] * gbar[q];
-        gnext[q] += hc[e] * gbar[p];
+        dr[e] += (g[p] * vprev[q] + g[q] * vprev[p]) * dhc[e];
+        gn[p] += hc[e] * g[q];
+        gn[q] += hc[e] * g[p];
       }
-      gbar.swap(gnext);
+      std::swap(g, gn);
     }
   }
 
