@@ -59,9 +59,34 @@ void check_distances(const NeighborGraph &graph, const char *skip = nullptr)
   }
 }
 
-// Repulsion of centre i with its listed neighbours (half of each pair: the
-// partner's own turn as centre adds the other half). Gradients go straight
-// into the forces; returns the energy and adds the virial of this centre to w.
+// Half of the repulsion of the pair (i, j) at separation d = x_j - x_i,
+// |d|^2 = rsq < outer^2 (the partner's own turn as centre adds the other
+// half): forces straight into `force`, the virial into w; returns the energy.
+inline double pair_term(const CoreRepulsion &repulsion, int si, int sj, const double *d, double rsq, int i,
+                        int j, double *force, double w[6], double &gradient_sum)
+{
+  const double r = std::sqrt(rsq);
+  double dE_dr = 0.0;
+  const double energy = 0.5 * repulsion.energy(si, sj, r, dE_dr);
+  const double s = 0.5 * dE_dr / r;
+  const double g[3] = {s * d[0], s * d[1], s * d[2]};    // dE/dx_j = -dE/dx_i
+  double *fi = force + 3 * (size_t) i, *fj = force + 3 * (size_t) j;
+  for (int a = 0; a < 3; ++a) {
+    fi[a] += g[a];
+    fj[a] -= g[a];
+  }
+  gradient_sum += g[0] + g[1] + g[2];
+  w[0] -= d[0] * g[0];
+  w[1] -= d[1] * g[1];
+  w[2] -= d[2] * g[2];
+  w[3] -= d[0] * g[1];
+  w[4] -= d[0] * g[2];
+  w[5] -= d[1] * g[2];
+  return energy;
+}
+
+// Repulsion of centre i with its listed neighbours. Returns the energy and
+// adds the virial of this centre to w.
 double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, int i, double *force,
                   double w[6], double &gradient_sum)
 {
@@ -76,24 +101,7 @@ double pair_terms(const NeighborGraph &graph, const CoreRepulsion &repulsion, in
     const double *xj = graph.x + 3 * j;
     const double d[3] = {xj[0] - xi[0], xj[1] - xi[1], xj[2] - xi[2]};
     const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-    if (!(rsq < repulsion.outer_sq(si, sj))) continue;
-    const double r = std::sqrt(rsq);
-    double dE_dr = 0.0;
-    energy += 0.5 * repulsion.energy(si, sj, r, dE_dr);
-    const double s = 0.5 * dE_dr / r;
-    const double g[3] = {s * d[0], s * d[1], s * d[2]};    // dE/dx_j = -dE/dx_i
-    double *fi = force + 3 * (size_t) i, *fj = force + 3 * (size_t) j;
-    for (int a = 0; a < 3; ++a) {
-      fi[a] += g[a];
-      fj[a] -= g[a];
-    }
-    gradient_sum += g[0] + g[1] + g[2];
-    w[0] -= d[0] * g[0];
-    w[1] -= d[1] * g[1];
-    w[2] -= d[2] * g[2];
-    w[3] -= d[0] * g[1];
-    w[4] -= d[0] * g[2];
-    w[5] -= d[1] * g[2];
+    if (rsq < repulsion.outer_sq(si, sj)) energy += pair_term(repulsion, si, sj, d, rsq, i, j, force, w, gradient_sum);
   }
   return energy;
 }
@@ -110,24 +118,8 @@ double pair_terms_env(const Environment &env, const CoreRepulsion &repulsion, in
     const int sj = env.species[k];
     const double *d = &env.rel[3 * (size_t) k];
     const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-    if (!(rsq < repulsion.outer_sq(si, sj))) continue;
-    const double r = std::sqrt(rsq);
-    double dE_dr = 0.0;
-    energy += 0.5 * repulsion.energy(si, sj, r, dE_dr);
-    const double s = 0.5 * dE_dr / r;
-    const double g[3] = {s * d[0], s * d[1], s * d[2]};    // dE/dx_j = -dE/dx_i
-    double *fi = force + 3 * (size_t) i, *fj = force + 3 * (size_t) env.node[k];
-    for (int a = 0; a < 3; ++a) {
-      fi[a] += g[a];
-      fj[a] -= g[a];
-    }
-    gradient_sum += g[0] + g[1] + g[2];
-    w[0] -= d[0] * g[0];
-    w[1] -= d[1] * g[1];
-    w[2] -= d[2] * g[2];
-    w[3] -= d[0] * g[1];
-    w[4] -= d[0] * g[2];
-    w[5] -= d[1] * g[2];
+    if (rsq < repulsion.outer_sq(si, sj))
+      energy += pair_term(repulsion, si, sj, d, rsq, i, env.node[k], force, w, gradient_sum);
   }
   return energy;
 }
