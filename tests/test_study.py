@@ -41,7 +41,7 @@ def test_pareto_front():
     assert study.pareto_front([(1.0, 0.1), (2.0, 0.2), (3.0, 0.05), (0.5, 0.3)]) == [3, 0, 2]
 
 
-def test_every_variant_trains_on_a_slice(tmp_path):
+def test_every_variant_trains_on_a_slice(tmp_path, monkeypatch):
     ase.io.write(tmp_path / "train.extxyz", make_emt_frames(8, seed=1), format="extxyz")
     ase.io.write(tmp_path / "test.extxyz", make_emt_frames(3, seed=2), format="extxyz")
     plan = {"minutes": 1.0, "epochs": 3, "seed": 0, "variants": PLAN["variants"],
@@ -53,6 +53,21 @@ def test_every_variant_trains_on_a_slice(tmp_path):
         assert r["n_features"] > 0 and r["energy_mae"] >= 0 and r["force_mae"] >= 0
     table = (tmp_path / "out" / "table.md").read_text()
     assert all(f"| {name} |" in table for name in PLAN["variants"])
+
+    # --remeasure-cost: the trained variants are timed again, nothing is retrained
+    calls = []
+
+    def fake_md_cost(potential, elements, lattice, n_atoms, repeats, workdir):
+        calls.append(potential.name)
+        return 3.0, 1.5
+
+    monkeypatch.setattr(study, "md_cost", fake_md_cost)
+    monkeypatch.setattr(study, "train_variant", lambda *a, **k: pytest.fail("retrained"))
+    again = study.run_plan({**plan, "variants": ["radial", "eann"], "md_atoms": 40}, tmp_path / "out", tmp_path,
+                           log=lambda *a: None, remeasure_cost=True)
+    assert calls == ["radial.tinynet", "eann.tinynet"]
+    assert [r["variant"] for r in again["datasets"]["CuAl"]] == PLAN["variants"]    # the other rows stay
+    assert all(r["x_tersoff"] == 2.0 for r in again["datasets"]["CuAl"] if r["variant"] in ("radial", "eann"))
 
 
 def test_md_cost_and_plot(tmp_path):

@@ -126,6 +126,13 @@ def md_cost(potential: Path, elements, lattice, n_atoms, repeats, workdir: Path)
     return tuple(timings)
 
 
+def cost_fields(potential: Path, elements, dataset, plan, workdir: Path) -> dict:
+    """The cost columns of a study row: md_cost of `potential` and of Tersoff in the same run."""
+    us, tersoff = md_cost(potential, elements, dataset.get("lattice"), plan["md_atoms"],
+                          plan.get("md_repeats", 3), workdir)
+    return {"us_per_atom_step": us, "tersoff_us": tersoff, "x_tersoff": us / tersoff}
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -190,7 +197,7 @@ def plot_dataset(name, rows, reference, path: Path):
 # ---------------------------------------------------------------- driver
 
 
-def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
+def run_plan(plan: dict, out: Path, repo: Path, log=print, remeasure_cost=False) -> dict:
     from ase.io import read
 
     from tinynet.potential_file import n_features
@@ -210,12 +217,18 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
         elements = sorted({s for a in frames for s in a.get_chemical_symbols()},
                           key=lambda s: ds.get("elements", []).index(s) if s in ds.get("elements", []) else 99)
         scales = pair_distance_shells(frames, elements)
-        rows = [r for r in results["datasets"].get(ds_name, []) if r["variant"] in plan["variants"]]
+        rows = results["datasets"].setdefault(ds_name, [])    # earlier rows stay (a run may do some variants)
         done = {r["variant"] for r in rows}
         ds_out = out / ds_name
         ds_out.mkdir(exist_ok=True)
         for variant in plan["variants"]:
             if variant in done:
+                if remeasure_cost and plan.get("md_atoms"):    # same potentials, today's core and machine
+                    row = next(r for r in rows if r["variant"] == variant)
+                    row.update(cost_fields((ds_out / f"{variant}.tinynet").resolve(), elements, ds, plan, ds_out))
+                    log(f"{ds_name} / {variant}: {row['us_per_atom_step']:.2f} us/atom/step "
+                        f"({row['x_tersoff']:.2f} x Tersoff)")
+                    results_path.write_text(json.dumps(results, indent=1))
                 continue
             descriptor = variant_descriptor(variant, scales, len(elements))
             log(f"{ds_name} / {variant}: {n_features(descriptor, len(elements))} features, training "
@@ -229,23 +242,19 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print) -> dict:
                                                    plan.get("epochs", 100000), plan.get("seed", 0))
                 metrics = test_variant(potential, ds["test"], ds_out, variant)
                 tested.write_text(json.dumps({**metrics, "train_seconds": seconds}, indent=1))
-            potential = potential.resolve()
-            us, tersoff = (None, None)
+            cost = {"us_per_atom_step": None, "tersoff_us": None, "x_tersoff": None}
             if plan.get("md_atoms"):
-                us, tersoff = md_cost(potential, elements, ds.get("lattice"), plan["md_atoms"],
-                                      plan.get("md_repeats", 3), ds_out)
+                cost = cost_fields(potential.resolve(), elements, ds, plan, ds_out)
             row = {"variant": variant, "n_features": n_features(descriptor, len(elements)),
                    "descriptor": descriptor, "train_minutes": seconds / 60.0,
                    "energy_mae": metrics.get("energy_mae_meV_atom"),
                    "energy_rmse": metrics.get("energy_rmse_meV_atom"),
                    "force_mae": metrics.get("force_mae_eV_A"), "force_rmse": metrics.get("force_rmse_eV_A"),
                    "stress_rmse": metrics.get("stress_rmse_GPa"),
-                   "us_per_atom_step": us, "tersoff_us": tersoff,
-                   "x_tersoff": us / tersoff if us and tersoff else None}
+                   **cost}
             log(f"    E MAE {row['energy_mae']} meV/atom, F MAE {row['force_mae']} eV/A, "
-                f"{us} us/atom/step ({row['x_tersoff']} x Tersoff)")
+                f"{cost['us_per_atom_step']} us/atom/step ({cost['x_tersoff']} x Tersoff)")
             rows.append(row)
-            results["datasets"][ds_name] = rows
             results_path.write_text(json.dumps(results, indent=1))
         tersoff_values = [r["tersoff_us"] for r in rows if r.get("tersoff_us")]
         reference = {"tersoff_us": float(np.median(tersoff_values)) if tersoff_values else None,
@@ -274,6 +283,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, help="override the plan's training budget per variant")
     parser.add_argument("--variants", nargs="+", help="only these variants")
     parser.add_argument("--datasets", nargs="+", help="only these datasets")
+    parser.add_argument("--remeasure-cost", action="store_true",
+                        help="time MD again for variants already trained (after the core changed, or on a quiet machine)")
     parser.add_argument("--report", metavar="DIR", help="also write the table and plots into DIR (e.g. docs)")
     args = parser.parse_args(argv)
     plan_path = Path(args.plan)
@@ -285,7 +296,7 @@ def main(argv=None) -> int:
     if args.datasets:
         plan["datasets"] = {k: v for k, v in plan["datasets"].items() if k in args.datasets}
     repo = plan_path.resolve().parent.parent
-    results = run_plan(plan, Path(args.out), repo)
+    results = run_plan(plan, Path(args.out), repo, remeasure_cost=args.remeasure_cost)
     if args.report:
         write_report(results, Path(args.out).resolve(), Path(args.report))
     print(format_table(results))
