@@ -65,11 +65,12 @@ def test_missing_potential_is_reported_not_fatal(tmp_path, capsys):
     assert data["rows"][0]["status"].startswith("unavailable")
 
 
-def test_tiny_benchmark(tmp_path, capsys):
+def test_tiny_benchmark(tmp_path, capsys, monkeypatch):
     out = tmp_path / "bench.json"
+    monkeypatch.chdir(tmp_path)          # a relative --workdir, as a user types it
     args = parse(["--atoms-scale", "0.03", "--repeats", "2", "--steps", "5", "--min-steps", "2",
                   "--target-time", "0", "--ranks", "1", "--styles", "tinynet", "tersoff", "--systems", "si",
-                  "--random-tinynet", "always", "--json", str(out), "--workdir", str(tmp_path / "work")])
+                  "--random-tinynet", "always", "--json", str(out), "--workdir", "work"])
     assert bench.run(args) == 0
     table = capsys.readouterr().out
     assert "tersoff" in table and "random L4(2)" in table and "us/atom/step" in table

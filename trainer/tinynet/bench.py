@@ -1104,7 +1104,7 @@ def run(args) -> int:
     t_start = time.perf_counter()
     info = machine_info()
     own_dir = args.workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="tinynet_bench_")) if own_dir else Path(args.workdir)
+    workdir = Path(tempfile.mkdtemp(prefix="tinynet_bench_")) if own_dir else Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         if args.descriptors:
