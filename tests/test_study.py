@@ -78,5 +78,6 @@ def test_md_cost_and_plot(tmp_path):
     assert us > 0 and tersoff > 0
     rows = [{"variant": "a", "n_features": 14, "us_per_atom_step": us, "force_mae": 0.2},
             {"variant": "b", "n_features": 20, "us_per_atom_step": 2 * us, "force_mae": 0.1}]
-    study.plot_dataset("Si", rows, {"tersoff_us": tersoff, "force_mae_lines": {"MTP": 0.06}}, tmp_path / "p.png")
+    study.plot_dataset("Si", rows, {"tersoff_us": tersoff, "force_mae_lines": {"MTP": 0.06},
+                                    "cost_lines_x_tersoff": {"SNAP": 143}}, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000

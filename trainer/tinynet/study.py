@@ -181,10 +181,15 @@ def plot_dataset(name, rows, reference, path: Path):
     ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="tab:red", label="Pareto front")
     if reference.get("tersoff_us"):
         ax.axvline(reference["tersoff_us"], color="gray", ls=":", label="Tersoff cost (Si, same run)")
+        # peers too slow to time in every study run: their cost as a multiple of Tersoff's (plan, measured by bench)
+        for label, ratio in reference.get("cost_lines_x_tersoff", {}).items():
+            ax.axvline(ratio * reference["tersoff_us"], color="tab:purple", ls=":", lw=0.8)
+            ax.text(ratio * reference["tersoff_us"], ax.get_ylim()[1], f"{label} ", fontsize=7, rotation=90,
+                    va="top", ha="right", color="tab:purple")
+    ax.set_xscale("log")
     for label, value in reference.get("force_mae_lines", {}).items():
         ax.axhline(value, color="tab:green", ls="-.", lw=0.8)
         ax.text(ax.get_xlim()[0], value, f" {label}", fontsize=7, va="bottom", color="tab:green")
-    ax.set_xscale("log")
     ax.set_xlabel("MD cost in LAMMPS (µs/atom/step, 1 rank)")
     ax.set_ylabel("test force MAE (eV/Å)")
     ax.set_title(f"{name}: accuracy vs cost, 16×32 network")
@@ -258,7 +263,8 @@ def run_plan(plan: dict, out: Path, repo: Path, log=print, remeasure_cost=False)
             results_path.write_text(json.dumps(results, indent=1))
         tersoff_values = [r["tersoff_us"] for r in rows if r.get("tersoff_us")]
         reference = {"tersoff_us": float(np.median(tersoff_values)) if tersoff_values else None,
-                     "force_mae_lines": ds.get("reference_force_mae", {})}
+                     "force_mae_lines": ds.get("reference_force_mae", {}),
+                     "cost_lines_x_tersoff": ds.get("reference_cost_x_tersoff", {})}
         if any(r["us_per_atom_step"] for r in rows):
             plot_dataset(ds_name, rows, reference, out / f"{ds_name}_accuracy_vs_cost.png")
     (out / "table.md").write_text(format_table(results))
