@@ -85,12 +85,18 @@ void ComputeTinyNetLdos::build_graph()
   graph.reset(nall, nall > 0 ? &x[0][0] : nullptr, node_species.data());
   if (nall == 0) return;
 
-  double lo[3], hi[3];
-  for (int d = 0; d < 3; ++d) lo[d] = hi[d] = x[0][d];
+  // Bounding boxes of all nodes (for the bins) and of the local atoms (which
+  // ghosts a walk can reach, below).
+  double lo[3], hi[3], local_lo[3], local_hi[3];
+  for (int d = 0; d < 3; ++d) lo[d] = hi[d] = local_lo[d] = local_hi[d] = x[0][d];
   for (int i = 1; i < nall; ++i)
     for (int d = 0; d < 3; ++d) {
       lo[d] = std::min(lo[d], x[i][d]);
       hi[d] = std::max(hi[d], x[i][d]);
+      if (i < nlocal) {
+        local_lo[d] = std::min(local_lo[d], x[i][d]);
+        local_hi[d] = std::max(local_hi[d], x[i][d]);
+      }
     }
   // Bins about one bond cutoff wide: most nodes are ghosts that need only
   // their bonds (27 bins); locals search as many bins as the list cutoff needs.
@@ -124,16 +130,6 @@ void ComputeTinyNetLdos::build_graph()
   // The ghost shell also holds the skin (for the pair style's lists); a ghost
   // farther than the model's range from every local atom is never visited
   // by a walk, so it gets no list (about half the ghosts of a small domain).
-  double local_lo[3], local_hi[3];
-  for (int d = 0; d < 3; ++d) {
-    local_lo[d] = nlocal > 0 ? x[0][d] : 0.0;
-    local_hi[d] = local_lo[d];
-  }
-  for (int i = 1; i < nlocal; ++i)
-    for (int d = 0; d < 3; ++d) {
-      local_lo[d] = std::min(local_lo[d], x[i][d]);
-      local_hi[d] = std::max(local_hi[d], x[i][d]);
-    }
   const double reach_sq = model->descriptor.cutoff() * model->descriptor.cutoff();
   auto beyond_reach = [&](int i) {
     double dsq = 0.0;

@@ -59,6 +59,18 @@ void check_distances(const NeighborGraph &graph, const char *skip = nullptr)
   }
 }
 
+// w -= d (x) g in Voigt order xx, yy, zz, xy, xz, yz: the virial of gradient g
+// acting at separation d from the centre.
+inline void subtract_virial(double w[6], const double *d, const double *g)
+{
+  w[0] -= d[0] * g[0];
+  w[1] -= d[1] * g[1];
+  w[2] -= d[2] * g[2];
+  w[3] -= d[0] * g[1];
+  w[4] -= d[0] * g[2];
+  w[5] -= d[1] * g[2];
+}
+
 // Half of the repulsion of the pair (i, j) at separation d = x_j - x_i,
 // |d|^2 = rsq < outer^2 (the partner's own turn as centre adds the other
 // half): forces straight into `force`, the virial into w; returns the energy.
@@ -76,12 +88,7 @@ inline double pair_term(const CoreRepulsion &repulsion, int si, int sj, const do
     fj[a] -= g[a];
   }
   gradient_sum += g[0] + g[1] + g[2];
-  w[0] -= d[0] * g[0];
-  w[1] -= d[1] * g[1];
-  w[2] -= d[2] * g[2];
-  w[3] -= d[0] * g[1];
-  w[4] -= d[0] * g[2];
-  w[5] -= d[1] * g[2];
+  subtract_virial(w, d, g);
   return energy;
 }
 
@@ -194,12 +201,7 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
         f[1] -= g[1];
         f[2] -= g[2];
         gradient_sum += g[0] + g[1] + g[2];
-        w[0] -= r[0] * g[0];
-        w[1] -= r[1] * g[1];
-        w[2] -= r[2] * g[2];
-        w[3] -= r[0] * g[1];
-        w[4] -= r[0] * g[2];
-        w[5] -= r[1] * g[2];
+        subtract_virial(w, r, g);
       }
     } else {
       for (int k = 0; k < env.size(); ++k) {

@@ -66,12 +66,12 @@ def pair_key(a: str, b: str, elements) -> str:
     return f"{a}-{b}" if ia <= ib else f"{b}-{a}"
 
 
-def _smoothed_rdf(distances, n_pairs_norm):
+def _smoothed_rdf(distances):
     """g(r) up to R_MAX (arbitrary normalisation), Gaussian-smoothed."""
     edges = np.arange(0.0, R_MAX + BIN, BIN)
     counts, _ = np.histogram(distances, bins=edges)
     r = 0.5 * (edges[1:] + edges[:-1])
-    g = counts / (r * r * n_pairs_norm)
+    g = counts / (r * r)
     width = int(round(3 * SMOOTHING / BIN))
     kernel = np.exp(-0.5 * (np.arange(-width, width + 1) * BIN / SMOOTHING) ** 2)
     return r, np.convolve(g, kernel / kernel.sum(), mode="same")
@@ -83,7 +83,7 @@ def first_shell(distances) -> tuple[float, float] | None:
     distances = np.asarray(distances, dtype=float)
     if distances.size < MIN_DISTANCES:
         return None
-    r, g = _smoothed_rdf(distances, 1.0)
+    r, g = _smoothed_rdf(distances)
     top = g.max()
     # first local maximum that is a real peak (not a rattled outlier)
     peaks = [i for i in range(1, len(g) - 1) if g[i] >= g[i - 1] and g[i] > g[i + 1] and g[i] >= 0.25 * top]

@@ -82,7 +82,8 @@ def sha256_of(path: str) -> str:
     return h.hexdigest()
 
 
-def _read_frames(path: str):
+def read_frames(path: str):
+    """Every structure in `path` (any format ASE reads); DataError naming the file otherwise."""
     import ase.io
 
     if not os.path.exists(path):
@@ -201,7 +202,7 @@ def load_files(paths, elements=None, role="data") -> Dataset:
     allowed = set(elements) if elements is not None else None
     for path in paths:
         path = os.fspath(path)
-        frames = _read_frames(path)
+        frames = read_frames(path)
         for k, atoms in enumerate(frames):
             if allowed is not None:
                 bad = sorted(set(atoms.get_chemical_symbols()) - allowed)
@@ -230,22 +231,3 @@ def split_indices(n: int, fraction: float, seed: int):
     held = sorted(int(i) for i in perm[:n_out])
     kept = sorted(int(i) for i in perm[n_out:])
     return kept, held
-
-
-def nearest_neighbor_distances(frames, max_frames=50):
-    """Per-element median nearest-neighbour distance over (a sample of) the frames."""
-    from ase.neighborlist import neighbor_list
-
-    per_el = {}
-    step = max(1, len(frames) // max_frames)
-    for f in frames[::step]:
-        atoms = f.atoms if hasattr(f, "atoms") else f
-        i, d = neighbor_list("id", atoms, 8.0)
-        if len(i) == 0:
-            continue
-        nn = np.full(len(atoms), np.inf)
-        np.minimum.at(nn, i, d)
-        for s, r in zip(atoms.get_chemical_symbols(), nn):
-            if np.isfinite(r):
-                per_el.setdefault(s, []).append(r)
-    return {s: float(np.median(v)) for s, v in per_el.items()}

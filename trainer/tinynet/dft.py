@@ -441,14 +441,12 @@ def make_structures(symbol, a, crystal="diamond", supercells=((1, 1, 1), (2, 1, 
 # command line
 
 def _read_structures(path):
-    import ase.io
+    from tinynet.data import DataError, read_frames
 
-    if not os.path.isfile(path):
-        raise SettingsError(f"{path}: no such file")
     try:
-        frames = ase.io.read(path, ":")
-    except Exception as exc:
-        raise SettingsError(f"{path}: cannot read structures ({type(exc).__name__}: {exc})") from None
+        frames = read_frames(path)
+    except DataError as exc:
+        raise SettingsError(str(exc)) from None
     for k, at in enumerate(frames):
         if len(at) == 0:
             raise SettingsError(f"{path}, frame {k}: structure has no atoms")

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from tinynet.data import DataError, sha256_of, split_indices
+from tinynet.data import DataError, read_frames, sha256_of, split_indices
 from tinynet.network_file import STD_RELATIVE_FLOOR
 from tinynet.ldos_file import (FORMAT_NAME, _plain, FORMAT_VERSION, LDOS_UNITS, REFERENCE, UNITS,
                                energy_grid, evaluate_ldos, read_ldos_model, write_ldos_model)
@@ -86,19 +86,12 @@ def load_ldos_frames(paths, grid=None, elements=None):
 
     `grid`: the "ldos" section the data must match (default: the first frame's).
     """
-    import ase.io
-
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     frames, files = [], []
     grid_from = None if grid is None else "the model"
     for path in map(os.fspath, paths):
-        if not os.path.isfile(path):
-            raise DataError(f"{path}: no such file")
-        try:
-            structures = ase.io.read(path, ":")
-        except Exception as exc:
-            raise DataError(f"{path}: cannot read structures ({type(exc).__name__}: {exc})") from exc
+        structures = read_frames(path)
         for k, atoms in enumerate(structures):
             where = f"{path}, frame {k}"
             if len(atoms) == 0:
