@@ -130,50 +130,77 @@ void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
 
 void MomentsBlock::gather_edge_hops()
 {
-  // Per channel, the hopping of each walk edge in edge order: the sweeps
-  // below read them three times per level, contiguously instead of through
-  // edge_bond into the bond table.
-  const int nc = hopping_.n_channels(), ne = n_edge_;
-  edge_h.resize((size_t) nc * ne);
-  edge_dh.resize((size_t) nc * ne);
-  for (int c = 0; c < nc; ++c)
+  // Per channel pair, the hoppings of each walk edge in edge order: the
+  // sweeps below read them three times per level, contiguously instead of
+  // through edge_bond into the bond table.
+  const int nc = hopping_.n_channels(), ne = n_edge_, n_pairs = channel_pairs();
+  if (edge_h.size() < (size_t) n_pairs * ne) {
+    edge_h.resize(2 * (size_t) n_pairs * ne);
+    edge_dh.resize(2 * (size_t) n_pairs * ne);
+  }
+  for (int cp = 0; cp < n_pairs; ++cp) {
+    const int c = 2 * cp;
+    const bool both = c + 1 < nc;
+    ChannelPair *__restrict h = &edge_h[(size_t) cp * ne], *__restrict dh = &edge_dh[(size_t) cp * ne];
     for (int e = 0; e < ne; ++e) {
       const size_t hb = (size_t) edge_bond[e] * nc + c;
-      edge_h[(size_t) c * ne + e] = bonds_.hop[hb];
-      edge_dh[(size_t) c * ne + e] = bonds_.dhop[hb];
+      h[e] = ChannelPair{bonds_.hop[hb], both ? bonds_.hop[hb + 1] : 0.0};
+      dh[e] = ChannelPair{bonds_.dhop[hb], both ? bonds_.dhop[hb + 1] : 0.0};
     }
+  }
+}
+
+ChannelPair MomentsBlock::feature_pair(const double *dE_dG, int n, int cp, int s) const
+{
+  const int c = 2 * cp;
+  return ChannelPair{dE_dG[feature_index(n, c, s)],
+                     c + 1 < hopping_.n_channels() ? dE_dG[feature_index(n, c + 1, s)] : 0.0};
+}
+
+void MomentsBlock::add_moment(const ChannelPair *x, const ChannelPair *y, int n, int cp, double *features) const
+{
+  const int nw = n_walk_, c = 2 * cp, lanes = std::min(2, hopping_.n_channels() - c);
+  if (n_species_ == 1) {
+    ChannelPair sum = {};
+    for (int k = 0; k < nw; ++k) sum += x[k] * y[k];
+    for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, 0)] += sum[lane];
+  } else {
+    for (int k = 0; k < nw; ++k) {
+      const ChannelPair xy = x[k] * y[k];
+      for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, walk_species[k])] += xy[lane];
+    }
+  }
 }
 
 void MomentsBlock::compute(Environment &env, double *features)
 {
-  const int nc = hopping_.n_channels();
   std::fill(features, features + n_features(), 0.0);
   walk(env);
   gather_edge_hops();
 
-  // Forward recursion per channel: v_a = H v_(a-1); w_a = H v_a where odd n needs it.
-  // v_a lives on the nodes of depth <= a, so H v_a needs only the edges that
-  // start there (edge_end_[a]).
-  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1;
+  // Forward recursion per channel pair: v_a = H v_(a-1); w_a = H v_a where
+  // odd n needs it. v_a lives on the nodes of depth <= a, so H v_a needs only
+  // the edges that start there (edge_end_[a]).
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1, n_pairs = channel_pairs();
   const int *ep = edge_p.data(), *eq = edge_q.data();
-  const size_t n_vec = (size_t) nc * levels * nw;
+  const size_t n_vec = (size_t) n_pairs * levels * nw;
   if (v.size() < n_vec) {
-    v.resize(n_vec);
-    w.resize(n_vec);
+    v.resize(2 * n_vec);
+    w.resize(2 * n_vec);
   }
-  for (size_t k = 0; k < n_vec; ++k) v[k] = w[k] = 0.0;
-  const bool one_species = n_species_ == 1;
-  for (int c = 0; c < nc; ++c) {
-    double *vc = &v[(size_t) c * levels * nw];
-    double *wc = &w[(size_t) c * levels * nw];
-    const double *hc = &edge_h[(size_t) c * ne];
-    vc[0] = 1.0;
+  std::fill_n(v.data(), n_vec, ChannelPair{});
+  std::fill_n(w.data(), n_vec, ChannelPair{});
+  for (int cp = 0; cp < n_pairs; ++cp) {
+    ChannelPair *vc = &v[(size_t) cp * levels * nw];
+    ChannelPair *wc = &w[(size_t) cp * levels * nw];
+    const ChannelPair *hc = &edge_h[(size_t) cp * ne];
+    vc[0] = ChannelPair{1.0, 1.0};
     for (int a = 0; a <= depth_; ++a) {
-      const double *va = vc + a * nw;
+      const ChannelPair *va = vc + a * nw;
       // H v_a: the next level if there is one, else only for the odd moment.
       const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
       if (need_next || need_odd) {
-        double *hv = wc + a * nw;
+        ChannelPair *hv = wc + a * nw;
         for (int e = 0, end = edge_end_[a]; e < end; ++e) {
           hv[ep[e]] += hc[e] * va[eq[e]];
           hv[eq[e]] += hc[e] * va[ep[e]];
@@ -181,71 +208,54 @@ void MomentsBlock::compute(Environment &env, double *features)
         if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
       }
       if (a == 0) continue;
-      if (2 * a <= n_max_) {
-        if (one_species) {
-          double sum = 0.0;
-          for (int k = 0; k < nw; ++k) sum += va[k] * va[k];
-          features[feature_index(2 * a, c, 0)] += sum;
-        } else {
-          for (int k = 0; k < nw; ++k) features[feature_index(2 * a, c, walk_species[k])] += va[k] * va[k];
-        }
-      }
-      if (need_odd) {
-        const double *wa = wc + a * nw;
-        if (one_species) {
-          double sum = 0.0;
-          for (int k = 0; k < nw; ++k) sum += va[k] * wa[k];
-          features[feature_index(2 * a + 1, c, 0)] += sum;
-        } else {
-          for (int k = 0; k < nw; ++k)
-            features[feature_index(2 * a + 1, c, walk_species[k])] += va[k] * wa[k];
-        }
-      }
+      if (2 * a <= n_max_) add_moment(va, va, 2 * a, cp, features);
+      if (need_odd) add_moment(va, wc + a * nw, 2 * a + 1, cp, features);
     }
   }
 }
 
 void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
-  const int nc = hopping_.n_channels();
-  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1;
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1, n_pairs = channel_pairs();
   const int *ep = edge_p.data(), *eq = edge_q.data();
-  if ((int) dE_dr_edge.size() < ne) dE_dr_edge.resize(ne);
+  if ((int) dE_dr_edge.size() < ne) {
+    dE_dr_edge.resize(2 * ne);
+    dE_dr_pair.resize(2 * ne);
+  }
   if ((int) gbar.size() < nw) {
     gbar.resize(2 * nw);
     gnext.resize(2 * nw);
     beta.resize(2 * nw);
   }
   // (local pointers: the compiler need not reload the vectors' data)
-  double *__restrict dr = dE_dr_edge.data();
-  double *__restrict g = gbar.data(), *__restrict gn = gnext.data(), *__restrict bt = beta.data();
-  for (int e = 0; e < ne; ++e) dr[e] = 0.0;
+  ChannelPair *__restrict dr = dE_dr_pair.data();
+  ChannelPair *__restrict g = gbar.data(), *__restrict gn = gnext.data(), *__restrict bt = beta.data();
+  std::fill_n(dr, ne, ChannelPair{});
   const bool one_species = n_species_ == 1;
 
-  for (int c = 0; c < nc; ++c) {
-    const double *vc = &v[(size_t) c * levels * nw];
-    const double *wc = &w[(size_t) c * levels * nw];
-    const double *hc = &edge_h[(size_t) c * ne], *dhc = &edge_dh[(size_t) c * ne];
+  for (int cp = 0; cp < n_pairs; ++cp) {
+    const ChannelPair *vc = &v[(size_t) cp * levels * nw];
+    const ChannelPair *wc = &w[(size_t) cp * levels * nw];
+    const ChannelPair *hc = &edge_h[(size_t) cp * ne], *dhc = &edge_dh[(size_t) cp * ne];
     // gbar = dE/dv_a, swept from the deepest level down to level 1.
-    for (int k = 0; k < nw; ++k) g[k] = 0.0;
+    std::fill_n(g, nw, ChannelPair{});
     for (int a = depth_; a >= 1; --a) {
-      const double *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
+      const ChannelPair *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
       if (2 * a <= n_max_) {
         if (one_species) {
-          const double g2 = 2.0 * dE_dG[feature_index(2 * a, c, 0)];
+          const ChannelPair g2 = 2.0 * feature_pair(dE_dG, 2 * a, cp, 0);
           for (int k = 0; k < nw; ++k) g[k] += g2 * va[k];
         } else {
-          for (int k = 0; k < nw; ++k)
-            g[k] += 2.0 * dE_dG[feature_index(2 * a, c, walk_species[k])] * va[k];
+          for (int k = 0; k < nw; ++k) g[k] += 2.0 * feature_pair(dE_dG, 2 * a, cp, walk_species[k]) * va[k];
         }
       }
       if (2 * a + 1 <= n_max_) {
         // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
         // (v_a lives on depth <= a: the edges that start there)
-        const double *wa = wc + a * nw;
+        const ChannelPair *wa = wc + a * nw;
         const int n = 2 * a + 1, end = edge_end_[a];
         if (one_species) {
-          const double b = dE_dG[feature_index(n, c, 0)];
+          const ChannelPair b = feature_pair(dE_dG, n, cp, 0);
           for (int k = 0; k < nw; ++k) g[k] += b * wa[k];
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
@@ -255,12 +265,12 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
           }
         } else {
           for (int k = 0; k < nw; ++k) {
-            bt[k] = dE_dG[feature_index(n, c, walk_species[k])];    // per node, read once
+            bt[k] = feature_pair(dE_dG, n, cp, walk_species[k]);    // per node, read once
             g[k] += bt[k] * wa[k];
           }
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
-            const double bp = bt[p], bq = bt[q];
+            const ChannelPair bp = bt[p], bq = bt[q];
             g[p] += hc[e] * bq * va[q];
             g[q] += hc[e] * bp * va[p];
             dr[e] += (bp + bq) * va[p] * va[q] * dhc[e];
@@ -279,7 +289,7 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
         }
         break;
       }
-      for (int k = 0; k < nw; ++k) gn[k] = 0.0;
+      std::fill_n(gn, nw, ChannelPair{});
       for (int e = 0; e < end; ++e) {
         const int p = ep[e], q = eq[e];
         dr[e] += (g[p] * vprev[q] + g[q] * vprev[p]) * dhc[e];
@@ -289,7 +299,7 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
       std::swap(g, gn);
     }
   }
-
+  for (int e = 0; e < ne; ++e) dE_dr_edge[e] = dr[e][0] + dr[e][1];    // the two lanes' channels
   project_edge_gradients(env, dE_dr_edge.data(), nullptr);
 }
 

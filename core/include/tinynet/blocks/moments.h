@@ -9,6 +9,9 @@
 
 namespace tinynet {
 
+// Two doubles as one value (GCC/Clang vector extension, one SSE register).
+using ChannelPair = double __attribute__((vector_size(2 * sizeof(double))));
+
 // Cycle block, "moments" kind: [H_c^n]_ii split by the species of the path's
 // middle node, by forward recursion v_a = H v_(a-1) over the sparse bond graph
 // and one reverse sweep. Paths are never enumerated.
@@ -51,14 +54,23 @@ class MomentsBlock : public DescriptorBlock {
   std::vector<int> walk_of_env;       // environment index -> walk node (-1: not reached)
   std::vector<int> edge_p, edge_q, edge_bond;    // walk-node pairs and their bond
   std::vector<int> edge_end_;         // [depth] edges whose first node p has depth <= d
-  std::vector<double> v;              // [channel][level 0..depth][walk node]
-  std::vector<double> w;              // [channel][level][walk node]: H v (odd moments)
-  std::vector<double> gbar, gnext, dE_dr_edge;
-  std::vector<double> edge_h, edge_dh;    // [channel][edge] hopping and dh/dr (s orbitals)
-  std::vector<double> beta;               // [walk node] dE/dG of an odd moment
+  std::vector<double> dE_dr_edge;     // [edge]
+  // s orbitals: the channels in pairs side by side (ChannelPair; an odd
+  // count pads the last pair with a zero hopping), so that every sweep over
+  // the edges and nodes serves two channels per index load.
+  std::vector<ChannelPair> v;         // [pair][level 0..depth][walk node]
+  std::vector<ChannelPair> w;         // [pair][level][walk node]: H v (odd moments)
+  std::vector<ChannelPair> gbar, gnext, beta;    // [walk node] dE/dv_a, next level, dE/dG of an odd moment
+  std::vector<ChannelPair> dE_dr_pair;           // [edge] dE/dr of each lane
+  std::vector<ChannelPair> edge_h, edge_dh;      // [pair][edge] hopping and dh/dr
 
  private:
+  int channel_pairs() const { return (hopping_.n_channels() + 1) / 2; }
   void gather_edge_hops();    // edge_h, edge_dh of the current walk
+  // dE/dG of moment n for the channels of pair cp at middle-node species s (0 in a padding lane).
+  ChannelPair feature_pair(const double *dE_dG, int n, int cp, int s) const;
+  // features of moment n, channels of pair cp: += sum over walk nodes k of x_k y_k.
+  void add_moment(const ChannelPair *x, const ChannelPair *y, int n, int cp, double *features) const;
 };
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
