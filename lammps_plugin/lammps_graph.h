@@ -36,6 +36,51 @@ inline void graph_from_list(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom
   }
 }
 
+// The bond walk's lists (NeighborGraph::bond_list): the local atoms' rows of
+// a full list cut down to `cutoff` (bond cutoff + skin) at each neighbour-list
+// build and kept until the next; the ghosts' rows as they are (LAMMPS builds
+// them to that cutoff already). Valid between builds exactly as LAMMPS's own
+// lists are: atoms move less than half the skin each, so no pair closer than
+// the bond cutoff now was farther than bond cutoff + skin at the build.
+class BondLists {
+ public:
+  // `build` counts the list's builds (Neighbor::ncalls): the rows are cut
+  // again only when it changes.
+  void attach(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom *atom, const LAMMPS_NS::NeighList *list,
+              LAMMPS_NS::bigint build, double cutoff)
+  {
+    const int inum = list->inum;
+    if (build != build_ || (int) start_.size() != inum + 1) cut(atom, list, cutoff);
+    build_ = build;
+    graph.use_bond_lists();
+    for (int ii = 0; ii < inum; ++ii)
+      graph.set_bond_list(list->ilist[ii], entries_.data() + start_[ii], start_[ii + 1] - start_[ii]);
+  }
+  double memory_bytes() const { return (double) (start_.capacity() + entries_.capacity()) * sizeof(int); }
+
+ private:
+  void cut(const LAMMPS_NS::Atom *atom, const LAMMPS_NS::NeighList *list, double cutoff)
+  {
+    const double cutsq = cutoff * cutoff;
+    double **x = atom->x;
+    start_.resize(list->inum + 1);
+    entries_.clear();
+    for (int ii = 0; ii < list->inum; ++ii) {
+      const int i = list->ilist[ii];
+      start_[ii] = (int) entries_.size();
+      const int *row = list->firstneigh[i];
+      for (int k = 0; k < list->numneigh[i]; ++k) {
+        const int j = row[k] & NEIGHMASK;
+        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+        if (dx * dx + dy * dy + dz * dz < cutsq) entries_.push_back(row[k]);
+      }
+    }
+    start_[list->inum] = (int) entries_.size();
+  }
+  LAMMPS_NS::bigint build_ = -1;
+  std::vector<int> start_, entries_;    // [local list index] first entry; masked neighbours
+};
+
 // LAMMPS type -> element index from "El1 El2 ..." (one per type, NULL for
 // none); stops with an error naming the file when an element is unknown.
 template <class Model>

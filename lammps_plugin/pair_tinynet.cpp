@@ -164,6 +164,8 @@ void PairTinyNet::compute(int eflag, int vflag)
   // The graph borrows LAMMPS's lists (locals and ghosts); no copy.
   tinynet_lammps::set_node_species(atom, element_of_type, node_species);
   tinynet_lammps::graph_from_list(graph, atom, list, node_species);
+  const double bond_cutoff = potential->descriptor.bond_cutoff();
+  if (bond_cutoff > 0.0) bond_lists.attach(graph, atom, list, neighbor->ncalls, bond_cutoff + neighbor->skin);
 
   tinynet::EvalOutput out;
   out.force = nall > 0 ? &atom->f[0][0] : nullptr;
@@ -241,6 +243,8 @@ double PairTinyNet::memory_usage()
   double bytes = Pair::memory_usage();
   bytes += (double) graph.list.capacity() * sizeof(int *);
   bytes += (double) (graph.count.capacity() + node_species.capacity()) * sizeof(int);
+  bytes += (double) graph.bond_list.capacity() * sizeof(int *) + (double) graph.bond_count.capacity() * sizeof(int);
+  bytes += bond_lists.memory_bytes();
   if (potential) bytes += potential->descriptor.memory_bytes();
   return bytes;
 }

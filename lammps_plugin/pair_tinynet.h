@@ -6,6 +6,7 @@
 
 #include "pair.h"
 
+#include "lammps_graph.h"
 #include "tinynet/potential.h"
 
 #include <memory>
@@ -37,6 +38,7 @@ class PairTinyNet : public Pair {
   std::unique_ptr<tinynet::Potential> potential;
   std::vector<int> element_of_type;    // LAMMPS type -> element index, -1 for NULL
   tinynet::NeighborGraph graph;
+  tinynet_lammps::BondLists bond_lists;    // the locals' lists cut to the bond cutoff + skin
   std::vector<int> node_species;
 
   Extrapolation extrapolation = Extrapolation::WARN;

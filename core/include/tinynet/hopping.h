@@ -87,9 +87,12 @@ inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopp
   t.row_start[u] = first;
   t.row_count[u] = 0;
   if (su < 0) return;
+  // The bond list where the host gives one (a centre's full list is ~3x longer).
+  int n_listed = 0;
+  const int *listed = graph.bond_row(u, n_listed);
   // Room for every listed neighbour, then plain stores (a push_back per value
   // was an out-of-line call: ~0.9k instructions an atom-step, callgrind).
-  const size_t need = (size_t) first + graph.count[u];
+  const size_t need = (size_t) first + n_listed;
   if (t.partner.size() < need) {
     const size_t slots = 2 * need;
     t.partner.resize(slots);
@@ -105,8 +108,8 @@ inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopp
   const int pair_row = hopping.pair(su, 0);
   const double *xu = graph.x + 3 * u;
   int n = first;
-  for (int k = 0; k < graph.count[u]; ++k) {
-    const int v = graph.neighbor(u, k);
+  for (int k = 0; k < n_listed; ++k) {
+    const int v = listed[k] & graph.mask;
     const int sv = graph.species[v];
     if (v == u || sv < 0) continue;
     const double *xv = graph.x + 3 * v;
