@@ -173,6 +173,10 @@ void PairTinyNet::compute(int eflag, int vflag)
   out.atom_virial = vflag_atom ? &vatom[0][0] : nullptr;
   out.want_virial = vflag_global && !vflag_fdotr;
   out.check_range = extrapolation != Extrapolation::IGNORE;
+  // Every ghost is an image of a local atom of some rank, a centre there:
+  // a close pair among ghosts is found in that centre's list (and stops
+  // every rank), so the ghosts' own lists need no second check.
+  out.check_other_nodes = false;
   std::string failure;
   try {
     potential->compute(graph, list->ilist, list->inum, out);

@@ -63,8 +63,10 @@ void Descriptor::compute(const NeighborGraph &graph, int center, double *feature
   Environment &env = env_;
   env.begin(graph, center);
   const double *xi = graph.x + 3 * center;
-  const double cutsq = list_cutoff_ * list_cutoff_, flag_sq = flag_sq_;
-  bool flagged = false;
+  const double cutsq = list_cutoff_ * list_cutoff_;
+  // The flag from the smallest distance and the sum of all: NaN and inf
+  // carry through a sum of squares (two instructions a neighbour).
+  double min_sq = DBL_MAX, sum_sq = 0.0;
   env.reserve_more(graph.count[center]);
   for (int k = 0; k < graph.count[center]; ++k) {
     const int j = graph.neighbor(center, k);
@@ -72,10 +74,12 @@ void Descriptor::compute(const NeighborGraph &graph, int center, double *feature
     const double *xj = graph.x + 3 * j;
     const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
     const double rsq = dx * dx + dy * dy + dz * dz;
-    flagged |= !(rsq >= flag_sq && rsq <= DBL_MAX);    // (also NaN and inf)
+    min_sq = std::min(min_sq, rsq);
+    sum_sq += rsq;
     if (rsq < cutsq) env.add(j, dx, dy, dz, std::sqrt(rsq));
   }
-  flagged_ = flagged;
+  flagged_ = !(min_sq >= flag_sq_ && sum_sq <= DBL_MAX);
+  nearest_sq_ = min_sq;
   for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->compute(env, features + block_offset_[b]);
 }
 

@@ -125,6 +125,8 @@ class Descriptor {
   // pair use it instead of a second pass over the centres' lists).
   void set_flag_distance(double r) { flag_sq_ = r * r; }
   bool listed_pair_flagged() const { return flagged_; }
+  // The smallest squared distance in the last centre's list (NaN left out).
+  double nearest_listed_sq() const { return nearest_sq_; }
   void backprop(const double *dE_dG);                       // after compute, same centre
   Environment &env() { return env_; }
   double memory_bytes() const;
@@ -137,7 +139,7 @@ class Descriptor {
   std::vector<int> block_offset_;
   Environment env_;
   size_t graph_nodes_seen_ = 0;
-  double flag_sq_ = 0.0;
+  double flag_sq_ = 0.0, nearest_sq_ = 0.0;
   bool flagged_ = false;
 };
 
