@@ -191,6 +191,53 @@ def test_resume_equals_uninterrupted_run(emt_file, tmp_path):
     assert read_potential(part)["models"] == b["models"]
 
 
+def test_lbfgs_stage_refines_the_adam_fit(emt_file, tmp_path):
+    from tinynet.training import train
+
+    quiet = {"progress": False, "log": lambda *a: None, "plots": False}
+    adam = train([str(emt_file)], str(tmp_path / "adam.tinynet"), config=small_config(epochs=40), **quiet)
+    both = train([str(emt_file)], str(tmp_path / "both.tinynet"),
+                 config=small_config(epochs=40, lbfgs_iterations=60), **quiet)
+    # the same Adam stage, then L-BFGS iterations numbered on from its last epoch
+    assert [h["val_loss"] for h in both.history[:40]] == [h["val_loss"] for h in adam.history]
+    refined = both.history[40:]
+    assert 20 <= len(refined) <= 60 and all(h["stage"] == "lbfgs" for h in refined)
+    assert [h["epoch"] for h in refined] == list(range(41, 41 + len(refined)))
+    assert both.stop_reason.startswith("epochs, then L-BFGS")
+    # it fits much further than Adam did, and the exported file has the best weights of both stages
+    assert refined[-1]["train_force_rmse_eV_A"] < 0.5 * adam.history[-1]["train_force_rmse_eV_A"]
+    assert both.best_epoch > 40
+    assert both.metrics["train"]["force_rmse_eV_A"] < 0.5 * adam.metrics["train"]["force_rmse_eV_A"]
+
+
+def test_lbfgs_stage_resumes_from_its_checkpoint(emt_file, tmp_path):
+    from tinynet.training import checkpoint_path, load_checkpoint, train
+
+    quiet = {"progress": False, "log": lambda *a: None, "plots": False}
+    out = tmp_path / "lb.tinynet"
+    first = train([str(emt_file)], str(out), config=small_config(epochs=10, lbfgs_iterations=6), **quiet)
+    meta = load_checkpoint(checkpoint_path(str(out)), 2)[0]
+    assert meta["stage"] == "lbfgs" and meta["lbfgs_done"] == 6 and meta["epoch"] == 10
+    # a longer L-BFGS budget continues from there; no more Adam epochs
+    more = train([str(emt_file)], str(out), config=small_config(epochs=10, lbfgs_iterations=14), resume=True, **quiet)
+    assert [h["epoch"] for h in more.history] == list(range(1, 25))
+    assert [h.get("stage") for h in more.history[10:]] == ["lbfgs"] * 14
+    assert more.history[:16] == first.history
+    assert first.best_epoch <= more.best_epoch <= 24
+
+
+def test_lbfgs_time_share():
+    from tinynet.training import stage_seconds
+
+    t = small_config(lbfgs_iterations=10, lbfgs_time_fraction=0.25, max_time_minutes=4.0)["training"]
+    assert stage_seconds(t, "adam") == pytest.approx(180.0) and stage_seconds(t, "lbfgs") == pytest.approx(60.0)
+    t = small_config(max_time_minutes=4.0)["training"]
+    assert stage_seconds(t, "adam") == pytest.approx(240.0)
+    assert stage_seconds(small_config()["training"], "adam") == float("inf")
+    with pytest.raises(ConfigError, match="lbfgs_time_fraction"):
+        small_config(lbfgs_time_fraction=1.0)
+
+
 def test_resume_with_changed_config_is_refused(emt_file, tmp_path):
     from tinynet.training import TrainingError, train
 

@@ -54,6 +54,13 @@ KEY_DOCS = {
     "training.dtype": "Precision of training: `float32` (about 2x faster) or `float64`; the file is "
                       "written in double precision either way.",
     "training.max_time_minutes": "Stop after this many minutes, keeping the best weights; 0 = no limit.",
+    "training.lbfgs_iterations": "After Adam, up to this many L-BFGS iterations on the whole fitting set's loss "
+                                 "(a quasi-Newton refinement that fits small, smooth problems such as elastic "
+                                 "data far more closely than Adam in the same time); 0 = none. The weights with "
+                                 "the lowest validation loss of either stage are kept. A resumed L-BFGS stage "
+                                 "restarts its curvature memory.",
+    "training.lbfgs_time_fraction": "With `max_time_minutes` and L-BFGS iterations: the share of the time "
+                                    "given to the L-BFGS stage (Adam gets the rest).",
 }
 
 # One line per descriptor block parameter.

@@ -154,6 +154,8 @@ DEFAULTS = {
         "checkpoint_every": 25,    # epochs between checkpoints
         "dtype": "float32",        # "float32" (2x faster) or "float64"; export is float64 either way
         "max_time_minutes": 0.0,   # 0 = no limit
+        "lbfgs_iterations": 0,     # L-BFGS refinement after Adam, on the whole fitting set; 0 = none
+        "lbfgs_time_fraction": 0.3,  # share of max_time_minutes given to the L-BFGS stage
     },
 }
 
@@ -229,7 +231,7 @@ def _validate_section(user, defaults, where):
             v = float(v)
         out[k] = v
     if where == "training":
-        for k in ("validation_fraction", "test_fraction"):
+        for k in ("validation_fraction", "test_fraction", "lbfgs_time_fraction"):
             _check(out[k] < 1.0, f"training.{k}", f"must be below 1, got {out[k]}")
         _check(out["learning_rate"] > 0, "training.learning_rate", "must be positive")
         _check(out["lr_decay_epochs"] > 0, "training.lr_decay_epochs", "must be positive")

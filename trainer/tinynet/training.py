@@ -297,6 +297,14 @@ class Model:
         gspec = [tf.TensorSpec(v.shape, v.dtype) for v in self.flat]
         self._apply_fn = tf.function(self._adam, input_signature=[gspec, lr_spec])
 
+    def gradients(self, batch):
+        """Loss, error sums and weight gradients (float64 NumPy) of this rank's part of `batch`."""
+        if self._grads_fn is None:
+            self._compile(batch)
+        loss, sums, grads = self._grads_fn(batch)
+        return (float(loss.numpy()), sums.numpy().astype(np.float64),
+                [g.numpy().astype(np.float64) for g in grads])
+
     def train_step(self, batch, lr, comm=None):
         """One Adam step on `batch` (this rank's part); with several ranks the
         gradients and error sums are summed over ranks first.  Returns the sums."""
@@ -307,9 +315,8 @@ class Model:
         if comm is None or comm.size == 1:
             _, sums = self._step(batch, lr)
             return sums.numpy().astype(np.float64)
-        _, sums, grads = self._grads_fn(batch)
-        flat = np.concatenate([g.numpy().astype(np.float64).ravel() for g in grads]
-                              + [sums.numpy().astype(np.float64)])
+        _, sums, grads = self.gradients(batch)
+        flat = np.concatenate([g.ravel() for g in grads] + [sums])
         flat = comm.allreduce_sum(flat)
         summed, k = [], 0
         for v in self.flat:
@@ -879,7 +886,7 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
 
     max_epochs = tcfg["epochs"]
     patience = tcfg["patience"]
-    max_seconds = tcfg["max_time_minutes"] * 60.0 if tcfg["max_time_minutes"] > 0 else float("inf")
+    max_seconds = stage_seconds(tcfg, "adam")
     stop_reason = "epochs"
     if epoch >= max_epochs:
         # nothing to do: keep what stopped the run that wrote the checkpoint
@@ -887,6 +894,10 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
     if best_epoch >= 0 and patience > 0 and epoch - best_epoch >= patience:
         stop_reason = previous_stop or "early stopping"
         max_epochs = epoch
+    if resume_state is not None and resume_state[0].get("stage") == "lbfgs":
+        # the Adam stage had ended; what it reached is in the checkpoint
+        max_epochs = epoch
+        stop_reason = resume_state[0]["adam_stop_reason"]
 
     bar = None
     if progress and comm.rank == 0:
@@ -975,6 +986,85 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
                                   "run the same command with --resume to continue")
     eps = timed["epochs"] / timed["seconds"] if timed["seconds"] > 0 else 0.0
     return FitResult(model.get_params(), best_params, history, epoch, best_epoch, best_loss, stop_reason, eps)
+
+
+def stage_seconds(tcfg, stage):
+    """Time budget of the Adam or the L-BFGS stage: with an L-BFGS stage, it
+    gets lbfgs_time_fraction of max_time_minutes and Adam the rest."""
+    total = tcfg["max_time_minutes"] * 60.0 if tcfg["max_time_minutes"] > 0 else float("inf")
+    share = tcfg["lbfgs_time_fraction"] if tcfg["lbfgs_iterations"] > 0 else 0.0
+    return total * (share if stage == "lbfgs" else 1.0 - share)
+
+
+def refine_lbfgs(model, arrays, fitted, cfg, ckpt, meta_base, resume_state, comm, log):
+    """Stage 4b (optional, training.lbfgs_iterations > 0): L-BFGS on the whole
+    fitting set from the best Adam weights (tinynet.lbfgs); keeps the weights
+    with the lowest validation loss of both stages."""
+    from tinynet import lbfgs
+
+    tcfg = cfg["training"]
+    to_tensor = tensor_converter(tcfg["dtype"])
+    weights = arrays.weights
+    history = fitted.history
+    best = {"loss": fitted.best_loss, "epoch": fitted.best_epoch, "params": fitted.best_params}
+    start, done_before = fitted.best_params, 0
+    if resume_state is not None and resume_state[0].get("stage") == "lbfgs":
+        start, done_before = resume_state[1], resume_state[0]["lbfgs_done"]
+        log(f"resuming the L-BFGS stage after {done_before} iterations (new curvature memory)")
+    remaining = tcfg["lbfgs_iterations"] - done_before
+    if remaining <= 0:
+        return fitted
+    model.set_params(start)
+    log(f"L-BFGS refinement: up to {remaining} iterations"
+        + (f" or {stage_seconds(tcfg, 'lbfgs') / 60:.1f} min" if tcfg["max_time_minutes"] > 0 else ""))
+
+    def validate():
+        if arrays.val_set is None:
+            return None
+        vs = np.zeros(6)
+        for k in range(len(arrays.val_set)):
+            vs += model.evaluate(arrays.val_set.batch(k, to_tensor))
+        return comm.allreduce_sum(vs)
+
+    state = {"last_ckpt": time.time(), "done": done_before}
+
+    def on_iteration(i, x, fit_sums, val_sums, intr):
+        epoch = fitted.epoch + done_before + i
+        vloss = loss_from_sums(val_sums if val_sums is not None else fit_sums, weights)
+        if vloss < best["loss"]:
+            best.update(loss=float(vloss), epoch=epoch, params=model.get_params())
+        tr, va = sums_to_rmse(fit_sums), (sums_to_rmse(val_sums) if val_sums is not None else {})
+        history.append({"epoch": epoch, "lr": None, "stage": "lbfgs", "val_loss": float(vloss),
+                        "train_energy_rmse_meV_atom": tr["energy_rmse_meV_atom"],
+                        "train_force_rmse_eV_A": tr["force_rmse_eV_A"],
+                        "val_energy_rmse_meV_atom": va.get("energy_rmse_meV_atom"),
+                        "val_force_rmse_eV_A": va.get("force_rmse_eV_A")})
+        state["done"] = done_before + i
+        if time.time() - state["last_ckpt"] > 60 or intr.flag:
+            checkpoint()
+        return intr.flag
+
+    def checkpoint():
+        if comm.rank == 0:
+            meta = {**meta_base, "version": CHECKPOINT_VERSION, "epoch": fitted.epoch,
+                    "best_epoch": best["epoch"], "best_loss": best["loss"] if math.isfinite(best["loss"]) else None,
+                    "stop_reason": None, "n_ranks": comm.size, "stage": "lbfgs",
+                    "lbfgs_done": state["done"], "adam_stop_reason": fitted.stop_reason}
+            save_checkpoint(ckpt, meta, model.get_params(), best["params"], model.get_state(), history)
+        state["last_ckpt"] = time.time()
+
+    with _Interrupt() as intr:
+        done, reason = lbfgs.refine(model, arrays.fit_set, to_tensor, validate, remaining,
+                                    stage_seconds(tcfg, "lbfgs"), comm,
+                                    lambda i, x, f, v: on_iteration(i, x, f, v, intr))
+    checkpoint()
+    log(f"L-BFGS: {done} iterations ({reason}); best validation loss {best['loss']:.6g} at epoch {best['epoch']}")
+    if reason == "interrupted":
+        raise TrainingInterrupted(f"interrupted in the L-BFGS stage; checkpoint {ckpt} saved: "
+                                  "run the same command with --resume to continue")
+    return FitResult(model.get_params(), best["params"], history, fitted.epoch + done_before + done,
+                     best["epoch"], best["loss"], f"{fitted.stop_reason}, then L-BFGS {reason}",
+                     fitted.epochs_per_second)
 
 
 def _predict_shared(pot, frames, comm):
@@ -1096,6 +1186,8 @@ def train(train_paths, output, test_paths=None, config=None, preset=None, epochs
                      "descriptor": descriptor, "config": cfg, "train_files": split.data.files,
                      "seed": tcfg["seed"]}
         fitted = fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress, log)
+        if tcfg["lbfgs_iterations"] > 0:
+            fitted = refine_lbfgs(model, arrays, fitted, cfg, ckpt, meta_base, resume_state, comm, log)
     finally:
         arrays.close()
 
