@@ -42,30 +42,38 @@ def random_strain(rng, max_strain):
     return np.array([[v[0], v[5], v[4]], [v[5], v[1], v[3]], [v[4], v[3], v[2]]])
 
 
+def sw_crystal(lattice_constant=SW_LATTICE, cells=2, triclinic=False):
+    """A LAMMPS instance holding a diamond Si crystal of cells^3 conventional
+    cells with SW, ready for snapshot() (atoms kept in id order)."""
+    region = (f"prism 0 {cells} 0 {cells} 0 {cells} 0 0 0" if triclinic
+              else f"block 0 {cells} 0 {cells} 0 {cells}")
+    lmp = open_lammps()
+    lmp.commands_string(f"""
+        units metal
+        atom_style atomic
+        atom_modify map array sort 0 0.0
+        lattice diamond {lattice_constant}
+        region box {region}
+        create_box 1 box
+        create_atoms 1 box
+        mass 1 28.0855
+        pair_style sw
+        pair_coeff * * {lammps_potentials_dir() / "Si.sw"} Si
+        compute virial all pressure NULL virial
+    """)
+    return lmp
+
+
 def strained_frames(count, max_strain=0.015, rattle=0.03, seed=0, cells=2, shift=0.0):
     """``count`` diamond cells (cells^3 x 8 atoms) under random strains,
     atoms displaced by up to ``rattle`` A per component (uniform), and the
     second fcc sublattice shifted rigidly by a random vector of length up to
     ``shift`` A: the internal relaxation that lowers C44 under shear."""
     rng = np.random.default_rng(seed)
-    sw = lammps_potentials_dir() / "Si.sw"
     frames = []
     for _ in range(count):
         e = random_strain(rng, max_strain)
-        lmp = open_lammps()
-        lmp.commands_string(f"""
-            units metal
-            atom_style atomic
-            atom_modify map array sort 0 0.0
-            lattice diamond {SW_LATTICE}
-            region box prism 0 {cells} 0 {cells} 0 {cells} 0 0 0
-            create_box 1 box
-            create_atoms 1 box
-            mass 1 28.0855
-            pair_style sw
-            pair_coeff * * {sw} Si
-            compute virial all pressure NULL virial
-        """)
+        lmp = sw_crystal(cells=cells, triclinic=True)
         # lower-triangular cell (LAMMPS form) deformed by (1 + e)
         L = cells * SW_LATTICE
         cell = (np.eye(3) + e) @ (L * np.eye(3))     # columns are the cell vectors
@@ -95,23 +103,11 @@ def strained_frames(count, max_strain=0.015, rattle=0.03, seed=0, cells=2, shift
 
 def thermal_frames(temperatures, strains, samples=8, every=40, seed=0):
     """NVT snapshots of a 64-atom cell, ``samples`` per (temperature, strain)."""
-    sw = lammps_potentials_dir() / "Si.sw"
     frames = []
     for temperature in temperatures:
         for strain in strains:
-            lmp = open_lammps()
+            lmp = sw_crystal(SW_LATTICE * (1 + strain))
             lmp.commands_string(f"""
-                units metal
-                atom_style atomic
-                atom_modify map array sort 0 0.0
-                lattice diamond {SW_LATTICE * (1 + strain)}
-                region box block 0 2 0 2 0 2
-                create_box 1 box
-                create_atoms 1 box
-                mass 1 28.0855
-                pair_style sw
-                pair_coeff * * {sw} Si
-                compute virial all pressure NULL virial
                 velocity all create {2 * temperature} {1000 + seed + int(temperature)} dist gaussian
                 timestep 0.001
                 fix md all nvt temp {temperature} {temperature} 0.1
@@ -126,22 +122,10 @@ def thermal_frames(temperatures, strains, samples=8, every=40, seed=0):
 
 def liquid_frames(temperatures, samples=8, every=50, seed=0):
     """Snapshots of liquid SW silicon (64 atoms) at zero pressure."""
-    sw = lammps_potentials_dir() / "Si.sw"
     frames = []
     for temperature in temperatures:
-        lmp = open_lammps()
+        lmp = sw_crystal()
         lmp.commands_string(f"""
-            units metal
-            atom_style atomic
-            atom_modify map array sort 0 0.0
-            lattice diamond {SW_LATTICE}
-            region box block 0 2 0 2 0 2
-            create_box 1 box
-            create_atoms 1 box
-            mass 1 28.0855
-            pair_style sw
-            pair_coeff * * {sw} Si
-            compute virial all pressure NULL virial
             velocity all create 4000 {2000 + seed + int(temperature)} dist gaussian
             timestep 0.001
             fix md all npt temp 4000 {temperature} 0.1 iso 0 0 1.0
