@@ -58,26 +58,52 @@ void Descriptor::prepare(const NeighborGraph &graph)
   for (auto &block : blocks_) block->prepare(graph);
 }
 
+void Environment::add_listed(double cutsq, double &min_sq, double &sum_sq)
+{
+  // Local pointers and count: as members, each entry reloaded them (~8
+  // instructions an entry).
+  const NeighborGraph &graph = *graph_;
+  const int i = center, count = graph.count[i], mask = graph.mask;
+  const int *__restrict row = graph.list[i], *__restrict graph_species = graph.species;
+  const double *__restrict x = graph.x;
+  const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+  reserve_more(count);
+  int *__restrict local_of = local_of_.data(), *__restrict nodes = node.data(), *__restrict sp = species.data();
+  double *__restrict rl = rel.data(), *__restrict ds = dist.data();
+  double lo = min_sq, sum = sum_sq;
+  int n = n_;
+  for (int k = 0; k < count; ++k) {
+    const int j = row[k] & mask;
+    const int sj = graph_species[j];
+    if (j == i || sj < 0 || local_of[j] >= 0) continue;
+    const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
+    const double rsq = dx * dx + dy * dy + dz * dz;
+    lo = std::min(lo, rsq);
+    sum += rsq;
+    if (rsq < cutsq) {
+      local_of[j] = n;
+      nodes[n] = j;
+      sp[n] = sj;
+      rl[3 * n] = dx;
+      rl[3 * n + 1] = dy;
+      rl[3 * n + 2] = dz;
+      ds[n] = std::sqrt(rsq);
+      ++n;
+    }
+  }
+  n_ = n;
+  min_sq = lo;
+  sum_sq = sum;
+}
+
 void Descriptor::compute(const NeighborGraph &graph, int center, double *features)
 {
   Environment &env = env_;
   env.begin(graph, center);
-  const double *xi = graph.x + 3 * center;
-  const double cutsq = list_cutoff_ * list_cutoff_;
   // The flag from the smallest distance and the sum of all: NaN and inf
   // carry through a sum of squares (two instructions a neighbour).
   double min_sq = DBL_MAX, sum_sq = 0.0;
-  env.reserve_more(graph.count[center]);
-  for (int k = 0; k < graph.count[center]; ++k) {
-    const int j = graph.neighbor(center, k);
-    if (j == center || graph.species[j] < 0 || env.index_of(j) >= 0) continue;
-    const double *xj = graph.x + 3 * j;
-    const double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
-    const double rsq = dx * dx + dy * dy + dz * dz;
-    min_sq = std::min(min_sq, rsq);
-    sum_sq += rsq;
-    if (rsq < cutsq) env.add(j, dx, dy, dz, std::sqrt(rsq));
-  }
+  env.add_listed(list_cutoff_ * list_cutoff_, min_sq, sum_sq);
   flagged_ = !(min_sq >= flag_sq_ && sum_sq <= DBL_MAX);
   nearest_sq_ = min_sq;
   for (size_t b = 0; b < blocks_.size(); ++b) blocks_[b]->compute(env, features + block_offset_[b]);

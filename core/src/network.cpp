@@ -85,6 +85,7 @@ void affine(const double *__restrict x, const double *__restrict W, const double
   for (; o0 + TILE <= n_out; o0 += TILE) {
     Vec a0 = load(b + o0), a1 = load(b + o0 + CHUNK), a2 = load(b + o0 + 2 * CHUNK),
         a3 = load(b + o0 + 3 * CHUNK);
+#pragma GCC unroll 4
     for (int i = 0; i < n_in; ++i) {
       const double *wi = W + (size_t) i * n_out + o0;
       const double xi = x[i];
@@ -98,10 +99,23 @@ void affine(const double *__restrict x, const double *__restrict W, const double
     store(y + o0 + 2 * CHUNK, a2);
     store(y + o0 + 3 * CHUNK, a3);
   }
-  for (; o0 + CHUNK <= n_out; o0 += CHUNK) {
-    Vec acc = load(b + o0);
-    for (int i = 0; i < n_in; ++i) acc += x[i] * load(W + (size_t) i * n_out + o0);
-    store(y + o0, acc);
+  // The last one to three whole chunks in one pass over the inputs.
+  const int chunks = (n_out - o0) / CHUNK;
+  if (chunks > 0) {
+    Vec a0 = load(b + o0), a1 = chunks > 1 ? load(b + o0 + CHUNK) : Vec{},
+        a2 = chunks > 2 ? load(b + o0 + 2 * CHUNK) : Vec{};
+#pragma GCC unroll 4
+    for (int i = 0; i < n_in; ++i) {
+      const double *wi = W + (size_t) i * n_out + o0;
+      const double xi = x[i];
+      a0 += xi * load(wi);
+      if (chunks > 1) a1 += xi * load(wi + CHUNK);
+      if (chunks > 2) a2 += xi * load(wi + 2 * CHUNK);
+    }
+    store(y + o0, a0);
+    if (chunks > 1) store(y + o0 + CHUNK, a1);
+    if (chunks > 2) store(y + o0 + 2 * CHUNK, a2);
+    o0 += chunks * CHUNK;
   }
   if (n_out == 1) {    // the output layer: a dot product, four inputs at a time
     Vec acc = {};
@@ -125,7 +139,10 @@ double ElementModel::evaluate(const double *G, double *dE_dG)
 {
   const int nl = (int) layers.size(), nf = (int) mean.size();
   double *__restrict x0 = input_.data();
-  for (int f = 0; f < nf; ++f) x0[f] = (G[f] - mean[f]) * inv_std[f];
+  const double *mu = mean.data(), *inv = inv_std.data();
+  int f = 0;
+  for (; f + CHUNK <= nf; f += CHUNK) store(x0 + f, (load(G + f) - load(mu + f)) * load(inv + f));
+  for (; f < nf; ++f) x0[f] = (G[f] - mu[f]) * inv[f];
 
   // Forward: y = act(x W + b).
   const double *x = x0;
@@ -146,12 +163,19 @@ double ElementModel::evaluate(const double *G, double *dE_dG)
   for (int l = nl - 1; l >= 0; --l) {
     const DenseLayer &L = layers[l];
     const double *__restrict y = outputs_.data() + offsets_[l];
-    if (L.tanh)
-      for (int o = 0; o < L.n_out; ++o) g[o] *= 1.0 - y[o] * y[o];
+    if (L.tanh) {
+      int o = 0;
+      for (; o + CHUNK <= L.n_out; o += CHUNK) {
+        const Vec yo = load(y + o);
+        store(g + o, load(g + o) * (1.0 - yo * yo));
+      }
+      for (; o < L.n_out; ++o) g[o] *= 1.0 - y[o] * y[o];
+    }
     affine(g, L.weights_t.data(), zeros_.data(), L.n_out, L.n_in, gin);
     std::swap(g, gin);
   }
-  for (int f = 0; f < nf; ++f) dE_dG[f] = g[f] * inv_std[f];
+  for (f = 0; f + CHUNK <= nf; f += CHUNK) store(dE_dG + f, load(g + f) * load(inv + f));
+  for (; f < nf; ++f) dE_dG[f] = g[f] * inv[f];
   return energy;
 }
 

@@ -79,6 +79,10 @@ class Environment {
     dist[k] = r;
     return k;
   }
+  // The centre's listed neighbours closer than sqrt(cutsq), in list order (a
+  // node listed twice once); min_sq and sum_sq take in the squared distances
+  // of all the listed pairs, for the closeness check.
+  void add_listed(double cutsq, double &min_sq, double &sum_sq);
   int index_of(int graph_node) const { return local_of_[graph_node]; }    // -1: not in it
   int find_or_add(int graph_node);    // position taken from the graph
 
