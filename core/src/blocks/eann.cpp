@@ -169,6 +169,7 @@ EannBlock::EannBlock(double cutoff, std::vector<double> centers, double alpha, i
       if (!(t_max <= 1e-3)) recurrence_ = false;
       off_grid_slope_.push_back(2.0 * alpha_ * e);
       off_grid_offset_.push_back(-2.0 * alpha_ * e * u - alpha_ * e * e);
+      off_grid_ |= e != 0.0;
     }
   }
 
@@ -195,66 +196,53 @@ double EannBlock::memory_bytes() const
 void EannBlock::gather(const Environment &env)
 {
   const int n_env = env.size();
-  if ((int) in_range_.size() < n_env) in_range_.resize(n_env);
-  const double *dist = env.dist.data();
-  const int *species = env.species.data();
-  int *in_range = in_range_.data();
-  const double rc = rc_;
-  int n = 0;
-  if (n_species_ == 1) {
-    for (int j = 1; j < n_env; ++j)
-      if (dist[j] < rc) in_range[n++] = j;
-    seg_count_[0] = n;
-  } else {
-    std::fill(seg_count_.begin(), seg_count_.end(), 0);
-    for (int j = 1; j < n_env; ++j)
-      if (dist[j] < rc) {
-        in_range[n++] = j;
-        ++seg_count_[species[j]];
-      }
-  }
-  int columns = 0;
-  for (int s = 0; s < n_species_; ++s) {
-    seg_begin_[s] = cursor_[s] = columns;
-    columns += (seg_count_[s] + CHUNK - 1) / CHUNK * CHUNK;
-  }
-  columns_ = columns;
-  if (cap_ < columns) {    // the table only grows
-    cap_ = columns + 4 * CHUNK;
+  // Room for every environment entry, each species padded (the columns only grow).
+  const int most = n_env + n_species_ * CHUNK;
+  if (cap_ < most) {
+    cap_ = most + 4 * CHUNK;
     env_index_.resize(cap_);
     cols_.resize((size_t) cap_ / CHUNK * block_);
   }
+  const double *dist = env.dist.data(), *rel = env.rel.data();
+  const int *species = env.species.data();
+  const double rc = rc_;
   int *__restrict index = env_index_.data();
   double *__restrict cols = cols_.data();
   const int block = block_;
   auto at = [cols, block](unsigned c, int field) {
     return cols + (size_t) (c / CHUNK) * block + field * CHUNK + c % CHUNK;
   };
-  const double *rel = env.rel.data();
-  if (n_species_ == 1) {    // columns in environment order, a chunk at a time
-    for (int t0 = 0; t0 < n; t0 += CHUNK) {
-      double *col = cols + (size_t) (t0 / CHUNK) * block;
-      for (int lane = 0; lane < CHUNK && t0 + lane < n; ++lane) {
-        const int j = in_range[t0 + lane];
-        index[t0 + lane] = j;
-        col[F_R * CHUNK + lane] = dist[j];
-        col[F_X * CHUNK + lane] = rel[3 * j];
-        col[F_Y * CHUNK + lane] = rel[3 * j + 1];
-        col[F_Z * CHUNK + lane] = rel[3 * j + 2];
+  auto put = [&](int c, int j) {
+    index[c] = j;
+    *at(c, F_R) = dist[j];
+    *at(c, F_X) = rel[3 * j];
+    *at(c, F_Y) = rel[3 * j + 1];
+    *at(c, F_Z) = rel[3 * j + 2];
+  };
+  if (n_species_ == 1) {    // one pass: columns in environment order
+    int n = 0;
+    for (int j = 1; j < n_env; ++j)
+      if (dist[j] < rc) put(n++, j);
+    seg_begin_[0] = 0;
+    seg_count_[0] = cursor_[0] = n;
+  } else {    // the neighbours counted by species first, for the segments
+    if ((int) in_range_.size() < n_env) in_range_.resize(n_env);
+    int *in_range = in_range_.data();
+    int n = 0;
+    std::fill(seg_count_.begin(), seg_count_.end(), 0);
+    for (int j = 1; j < n_env; ++j)
+      if (dist[j] < rc) {
+        in_range[n++] = j;
+        ++seg_count_[species[j]];
       }
+    for (int s = 0, columns = 0; s < n_species_; ++s) {
+      seg_begin_[s] = cursor_[s] = columns;
+      columns += (seg_count_[s] + CHUNK - 1) / CHUNK * CHUNK;
     }
-    cursor_[0] = n;
-  } else {
-    for (int t = 0; t < n; ++t) {
-      const int j = in_range[t];
-      const int c = cursor_[species[j]]++;
-      index[c] = j;
-      *at(c, F_R) = dist[j];
-      *at(c, F_X) = rel[3 * j];
-      *at(c, F_Y) = rel[3 * j + 1];
-      *at(c, F_Z) = rel[3 * j + 2];
-    }
+    for (int t = 0; t < n; ++t) put(cursor_[species[in_range[t]]]++, in_range[t]);
   }
+  const int last = n_species_ - 1;
+  columns_ = seg_begin_[last] + (seg_count_[last] + CHUNK - 1) / CHUNK * CHUNK;
   // Padding: at the cutoff, where fc, dfc and so every basis function are 0.
   for (int s = 0; s < n_species_; ++s)
     for (int c = cursor_[s]; c % CHUNK != 0; ++c) {
@@ -264,14 +252,19 @@ void EannBlock::gather(const Environment &env)
     }
 }
 
+template <int NK>
 void EannBlock::radial_rows()
 {
-  const int nk = n_centers_, block = block_, n_chunks = columns_ / CHUNK;
+  // NK > 0: the number of centres at compile time (the Gaussian loop
+  // unrolled). Centres on the even grid get the off-grid factor too when any
+  // centre is off it: t = 0 there, a factor of exactly 1 (no test per centre).
+  const int nk = NK > 0 ? NK : n_centers_, block = block_, n_chunks = columns_ / CHUNK;
   const double *centre = centers_.data();
   const Vec one = splat(1.0), zero = {};
   const double inv_rc = 1.0 / rc_, alpha = alpha_, minus_alpha = -alpha_, two_alpha = 2.0 * alpha_;
   const double delta = delta_, step = ratio_step_;
   const double *slope = off_grid_slope_.data(), *offset = off_grid_offset_.data();
+  const bool off_grid = off_grid_;
   for (int q = 0; q < n_chunks; ++q) {
     double *__restrict col = &cols_[(size_t) q * block];
     double *__restrict basis = col + F_BASIS * CHUNK, *__restrict dbasis = basis + nk * CHUNK;
@@ -285,13 +278,14 @@ void EannBlock::radial_rows()
       const Vec dr0 = r - centre[0];
       Vec phi = fast_exp(minus_alpha * dr0 * dr0);
       Vec ratio = fast_exp(alpha * delta * (2.0 * dr0 - delta));
+#pragma GCC unroll 16
       for (int k = 0; k < nk; ++k) {
         if (k > 0) {
           phi *= ratio;
           ratio *= step;
         }
         Vec p = phi;
-        if (slope[k] != 0.0) {    // off the even grid: times exp(t), |t| <= 1e-3
+        if (off_grid) {    // off the even grid: times exp(t), |t| <= 1e-3
           const Vec t = slope[k] * r + offset[k];
           p *= 1.0 + t * (1.0 + t * (0.5 + t * (1.0 / 6.0 + t * (1.0 / 24.0))));
         }
@@ -318,7 +312,7 @@ void EannBlock::radial_rows()
 void EannBlock::compute(Environment &env, double *features)
 {
   gather(env);
-  radial_rows();
+  with_centres([this](auto nk) { radial_rows<decltype(nk)::value>(); });
   switch (l_max_) {
     case 1: compute_lmax<1>(features); break;
     case 2: compute_lmax<2>(features); break;
@@ -458,14 +452,7 @@ void EannBlock::backprop_lmax(Environment &env, const double *dE_dG)
       }
     }
 
-  // The Gaussian loop unrolled for the usual numbers of centres.
-  switch (nk) {
-    case 4: backprop_columns<4, LMAX>(env); break;
-    case 5: backprop_columns<5, LMAX>(env); break;
-    case 6: backprop_columns<6, LMAX>(env); break;
-    case 8: backprop_columns<8, LMAX>(env); break;
-    default: backprop_columns<0, LMAX>(env); break;
-  }
+  with_centres([this, &env](auto nk_fixed) { backprop_columns<decltype(nk_fixed)::value, LMAX>(env); });
 }
 
 template <int NK, int LMAX>

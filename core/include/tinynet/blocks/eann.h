@@ -5,6 +5,7 @@
 #include "tinynet/descriptor.h"
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace tinynet {
@@ -39,8 +40,21 @@ class EannBlock : public DescriptorBlock {
  private:
   // The neighbours within the cutoff into the columns, grouped by species.
   void gather(const Environment &env);
-  // Cutoff function, Gaussians times fc and their r-derivatives of every column.
-  void radial_rows();
+  // Cutoff function, Gaussians times fc and their r-derivatives of every
+  // column (NK = n_centers_ at compile time, or 0).
+  template <int NK> void radial_rows();
+  // f(std::integral_constant<int, NK>) with NK = n_centers_ where kernels
+  // are compiled for it (4, 5, 6, 8 centres: loops unrolled), else NK = 0.
+  template <class F> void with_centres(F &&f) const
+  {
+    switch (n_centers_) {
+      case 4: f(std::integral_constant<int, 4>{}); break;
+      case 5: f(std::integral_constant<int, 5>{}); break;
+      case 6: f(std::integral_constant<int, 6>{}); break;
+      case 8: f(std::integral_constant<int, 8>{}); break;
+      default: f(std::integral_constant<int, 0>{}); break;
+    }
+  }
   // Monomial rows, T and the features (LMAX = l_max_ at compile time, or -1:
   // see eann.cpp).
   template <int LMAX> void compute_lmax(double *features);
@@ -57,7 +71,7 @@ class EannBlock : public DescriptorBlock {
   // ratio_k * exp(-2 alpha delta^2): two exps per neighbour instead of n_centers;
   // centres slightly off that grid get a factor exp(slope r + offset) by its
   // Taylor series (see the constructor).
-  bool recurrence_ = false;
+  bool recurrence_ = false, off_grid_ = false;    // off_grid_: some centre is off the even grid
   double delta_ = 0.0, ratio_step_ = 0.0;
   std::vector<double> off_grid_slope_, off_grid_offset_;    // per centre
 
