@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/train_scale.py make-set  OUT.extxyz [--atoms 80000]
     .venv/bin/python benchmarks/train_scale.py large     OUT_DIR [--data OUT.extxyz] [--epochs 3]
-    .venv/bin/python benchmarks/train_scale.py mlearn-si OUT_DIR [--epochs 100] [--ranks 1 2]
+    .venv/bin/python benchmarks/train_scale.py mlearn-si OUT_DIR [--epochs 100] [--ranks 1 2] [--repeats 3]
 
 make-set: a two-element training set of ~80 000 atoms: 192-atom fcc Cu/Al
     cells (4x4x3 conventional cells, 30 % Al at random), strained by up to
@@ -12,7 +12,8 @@ large:    trains it with a 6 A descriptor of 66 features (moments n_max 4
     the default automatic batch size (minibatches of ~4000 atoms); reports
     peak RSS, Jacobian store and epochs/s from the run's provenance.
 mlearn-si: the shipped Si configuration (potentials/Si.config.json) on
-    ../shared/data/mlearn-Si, full batch, with 1 and 2 MPI ranks.
+    ../shared/data/mlearn-Si, full batch, with 1 and 2 MPI ranks and 1 rank
+    limited to one TensorFlow thread, interleaved repeats, medians.
 
 Every run is a real `tinynet train` process (under `mpirun -np N` for N > 1);
 peak RSS is the largest over the ranks as the trainer reports it (getrusage).
@@ -108,21 +109,38 @@ def run_large(out_dir, data, epochs):
     return result
 
 
-def run_mlearn(out_dir, epochs, ranks_list):
+# (name, MPI ranks, extra environment): the 1-rank, 1-thread run separates
+# the data-parallel scaling from what TensorFlow's own threads already gain
+MLEARN_RUNS = {1: [("1 rank", 1, {})], 2: [("2 ranks", 2, {})]}
+ONE_THREAD = ("1 rank, 1 TF thread", 1, {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"})
+
+
+def run_mlearn(out_dir, epochs, ranks_list, repeats=3):
+    """Interleaved repeats of every run; medians of the trainer's epochs/s."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for ranks in ranks_list:
-        out = out_dir / f"Si_{ranks}rank.tinynet"
-        prov, wall, load = tinynet_train([str(SHARED / "mlearn-Si" / "training.extxyz"), "-o", str(out),
-                                          "--config", str(REPO / "potentials" / "Si.config.json"),
-                                          "--epochs", str(epochs)], ranks=ranks)
-        tr = prov["training"]
-        results[ranks] = {"epochs_per_second": tr["epochs_per_second"], "peak_memory_MB": tr["peak_memory_MB"],
-                          "wall_seconds": wall, "load_at_start": load}
-        print(f"{ranks} rank(s): {json.dumps(results[ranks])}")
-    if 1 in results and 2 in results:
-        print(f"2-rank / 1-rank epochs/s: {results[2]['epochs_per_second'] / results[1]['epochs_per_second']:.2f}")
-    return results
+    runs = [r for n in ranks_list for r in MLEARN_RUNS.get(n, [(f"{n} ranks", n, {})])]
+    if 1 in ranks_list:
+        runs.insert(1, ONE_THREAD)
+    speeds = {name: [] for name, _, _ in runs}
+    for repeat in range(repeats):
+        for name, ranks, env in runs:
+            out = out_dir / f"Si_{name.replace(' ', '_').replace(',', '')}.tinynet"
+            prov, wall, load = tinynet_train([str(SHARED / "mlearn-Si" / "training.extxyz"), "-o", str(out),
+                                              "--config", str(REPO / "potentials" / "Si.config.json"),
+                                              "--epochs", str(epochs)], ranks=ranks, env=env)
+            tr = prov["training"]
+            speeds[name].append(tr["epochs_per_second"])
+            print(f"repeat {repeat + 1}, {name}: {tr['epochs_per_second']:.2f} epochs/s, "
+                  f"peak {tr['peak_memory_MB']} MB/rank, wall {wall:.0f} s, load {load:.2f}")
+    medians = {name: float(np.median(v)) for name, v in speeds.items()}
+    for name, v in medians.items():
+        print(f"median {name}: {v:.2f} epochs/s  ({', '.join(f'{x:.2f}' for x in speeds[name])})")
+    if "1 rank" in medians and "2 ranks" in medians:
+        print(f"2 ranks / 1 rank: {medians['2 ranks'] / medians['1 rank']:.2f}")
+        one_thread = medians[ONE_THREAD[0]]
+        print(f"2 ranks / (1 rank, 1 thread): {medians['2 ranks'] / one_thread:.2f}   "
+              f"(1 rank's TensorFlow threads alone: {medians['1 rank'] / one_thread:.2f})")
+    return speeds
 
 
 def main(argv=None):
@@ -139,13 +157,14 @@ def main(argv=None):
     ml.add_argument("out_dir", type=Path)
     ml.add_argument("--epochs", type=int, default=100)
     ml.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    ml.add_argument("--repeats", type=int, default=3)
     a = p.parse_args(argv)
     if a.what == "make-set":
         make_set(a.output, a.atoms)
     elif a.what == "large":
         run_large(a.out_dir, a.data, a.epochs)
     else:
-        run_mlearn(a.out_dir, a.epochs, a.ranks)
+        run_mlearn(a.out_dir, a.epochs, a.ranks, a.repeats)
 
 
 if __name__ == "__main__":
