@@ -47,17 +47,33 @@ class Hopping {
   double max_rb() const { return max_rb_; }    // the walk's bond and list cutoff
   const double *rbsq_row(int s) const { return &rbsq_[(size_t) s * n_species_]; }
 
-  // h_c(r) and dh_c/dr of every channel for a bond of species pair p =
-  // pair(s, t) at distance r < rb(s, t).
-  void operator()(int p, double r, double *h, double *dh) const
+  // Four bonds at once (one exp per channel for all four): species pairs
+  // p[lane] = pair(s, t) at distances r[lane] < rb(s, t).
+  struct Four {
+    Vec4d r, r0, fc, dfc;    // distance, r0, cutoff function and its r-derivative
+  };
+  Four four(const int p[4], const double r[4]) const
   {
-    const double rb = rb_[p], r0 = r0_[p];
-    const double fc = cutoff_fn(r / rb), dfc = cutoff_fn_deriv(r / rb) / rb;
-    for (size_t c = 0; c < decay_.size(); ++c) {
-      const double e = fast_exp(-(r - r0) / decay_[c]);    // (libm's exp: 3x the instructions)
-      h[c] = e * fc;
-      dh[c] = e * (dfc - fc / decay_[c]);
+    Four b;
+    Vec4d rb;
+    for (int lane = 0; lane < 4; ++lane) {
+      b.r[lane] = r[lane];
+      b.r0[lane] = r0_[p[lane]];
+      rb[lane] = rb_[p[lane]];
     }
+    // cutoff_fn and cutoff_fn_deriv of r / rb, four at a time
+    const Vec4d x = b.r / rb, x2 = x * x, x3 = x2 * x, zero = {};
+    const Vec4d fc = 1.0 + x3 * (-10.0 + x * (15.0 - 6.0 * x)), dfc = x2 * (-30.0 + x * (60.0 - 30.0 * x));
+    b.fc = x >= 1.0 ? zero : fc;
+    b.dfc = x >= 1.0 ? zero : dfc / rb;
+    return b;
+  }
+  // h_c(r) and dh_c/dr of channel c for the four bonds.
+  void channel(const Four &b, int c, Vec4d &h, Vec4d &dh) const
+  {
+    const Vec4d e = fast_exp(-(b.r - b.r0) / decay_[c]);    // (libm's exp: 3x the instructions)
+    h = e * b.fc;
+    dh = e * (b.dfc - b.fc / decay_[c]);
   }
 
  private:
@@ -121,8 +137,27 @@ inline void fill_bond_row(BondTable &t, const NeighborGraph &graph, const Hoppin
     unit[3 * (size_t) n + 1] = dy / r;
     unit[3 * (size_t) n + 2] = dz / r;
     length[n] = r;
-    hopping(pair_row + sv, r, &hop[(size_t) n * nc], &dhop[(size_t) n * nc]);
     ++n;
+  }
+  // The hoppings four bonds at a time (a short group repeats its last bond).
+  for (int b0 = first; b0 < n; b0 += 4) {
+    const int m = std::min(4, n - b0);
+    int p[4];
+    double r[4];
+    for (int lane = 0; lane < 4; ++lane) {
+      const int b = b0 + std::min(lane, m - 1);
+      p[lane] = pair_row + graph.species[partner[b]];
+      r[lane] = length[b];
+    }
+    const Hopping::Four bonds = hopping.four(p, r);
+    for (int c = 0; c < nc; ++c) {
+      Vec4d h, dh;
+      hopping.channel(bonds, c, h, dh);
+      for (int lane = 0; lane < m; ++lane) {
+        hop[(size_t) (b0 + lane) * nc + c] = h[lane];
+        dhop[(size_t) (b0 + lane) * nc + c] = dh[lane];
+      }
+    }
   }
   t.row_count[u] = n - first;
   t.n_slots = n;

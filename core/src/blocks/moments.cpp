@@ -18,6 +18,8 @@ MomentsBlock::MomentsBlock(int n_max, Hopping hopping) :
 {
   if (n_max_ < 2) throw std::invalid_argument("moments block: n_max must be >= 2");
   if (hopping_.n_channels() == 0) throw std::invalid_argument("moments block: no hopping channels");
+  edge_end_.resize(depth_ + 1);
+  node_end_.resize(depth_ + 1);
 }
 
 void MomentsBlock::prepare(const NeighborGraph &graph)
@@ -53,7 +55,10 @@ void MomentsBlock::walk(Environment &env)
   walk_of_env[0] = 0;
   int n_walk = 1, n_edge = 0;
   const bool odd_top = (n_max_ % 2) == 1;
-  edge_end_.assign(depth_ + 1, 0);
+  for (int d = 0; d <= depth_; ++d) {    // (sized in the constructor: assign() cost ~70 instructions)
+    edge_end_[d] = 0;
+    node_end_[d] = 1;
+  }
   for (int p = 0; p < n_walk; ++p) {
     const int pe = walk_env[p], d = depth_of_env[pe];
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
@@ -87,7 +92,7 @@ void MomentsBlock::walk(Environment &env)
         walk_of_env[qe] = n_walk;
         walk_env[n_walk] = qe;
         walk_species[n_walk] = env.species[qe];
-        ++n_walk;
+        node_end_[d + 1] = ++n_walk;
       }
       const int q = walk_of_env[qe];
       if (dq == d + 1 || (dq == d && p < q)) {
@@ -102,8 +107,12 @@ void MomentsBlock::walk(Environment &env)
   n_walk_ = n_walk;
   n_edge_ = n_edge;
   // Edges are in the depth order of their first node p: edge_end_[d] edges
-  // start at depth <= d (a depth without nodes ends where the one before does).
-  for (int d = 1; d <= depth_; ++d) edge_end_[d] = std::max(edge_end_[d], edge_end_[d - 1]);
+  // start at depth <= d (a depth without nodes ends where the one before
+  // does); likewise the nodes.
+  for (int d = 1; d <= depth_; ++d) {
+    edge_end_[d] = std::max(edge_end_[d], edge_end_[d - 1]);
+    node_end_[d] = std::max(node_end_[d], node_end_[d - 1]);
+  }
 }
 
 void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
@@ -169,9 +178,10 @@ ChannelPair MomentsBlock::feature_pair(const double *dE_dG, int n, int cp, int s
                      c + 1 < hopping_.n_channels() ? dE_dG[feature_index(n, c + 1, s)] : 0.0};
 }
 
-void MomentsBlock::add_moment(const ChannelPair *x, const ChannelPair *y, int n, int cp, double *features) const
+void MomentsBlock::add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp,
+                              double *features) const
 {
-  const int nw = n_walk_, c = 2 * cp, lanes = std::min(2, hopping_.n_channels() - c);
+  const int c = 2 * cp, lanes = std::min(2, hopping_.n_channels() - c);
   if (n_species_ == 1) {
     ChannelPair sum = {};
     for (int k = 0; k < nw; ++k) sum += x[k] * y[k];
@@ -200,12 +210,12 @@ void MomentsBlock::compute(Environment &env, double *features)
     v.resize(2 * n_vec);
     w.resize(2 * n_vec);
   }
-  std::fill_n(v.data(), n_vec, ChannelPair{});
   std::fill_n(w.data(), n_vec, ChannelPair{});
   for (int cp = 0; cp < n_pairs; ++cp) {
     ChannelPair *vc = &v[(size_t) cp * levels * nw];
     ChannelPair *wc = &w[(size_t) cp * levels * nw];
     const ChannelPair *hc = &edge_h[(size_t) cp * ne];
+    std::fill_n(vc, nw, ChannelPair{});    // (the levels above are copies of w)
     vc[0] = ChannelPair{1.0, 1.0};
     for (int a = 0; a <= depth_; ++a) {
       const ChannelPair *va = vc + a * nw;
@@ -220,8 +230,9 @@ void MomentsBlock::compute(Environment &env, double *features)
         if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
       }
       if (a == 0) continue;
-      if (2 * a <= n_max_) add_moment(va, va, 2 * a, cp, features);
-      if (need_odd) add_moment(va, wc + a * nw, 2 * a + 1, cp, features);
+      // (v_a is 0 beyond depth a)
+      if (2 * a <= n_max_) add_moment(va, va, node_end_[a], 2 * a, cp, features);
+      if (need_odd) add_moment(va, wc + a * nw, node_end_[a], 2 * a + 1, cp, features);
     }
   }
 }
@@ -253,12 +264,13 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
     std::fill_n(g, nw, ChannelPair{});
     for (int a = depth_; a >= 1; --a) {
       const ChannelPair *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
+      const int na = node_end_[a];    // v_a lives on depth <= a
       if (2 * a <= n_max_) {
         if (one_species) {
           const ChannelPair g2 = 2.0 * feature_pair(dE_dG, 2 * a, cp, 0);
-          for (int k = 0; k < nw; ++k) g[k] += g2 * va[k];
+          for (int k = 0; k < na; ++k) g[k] += g2 * va[k];
         } else {
-          for (int k = 0; k < nw; ++k) g[k] += 2.0 * feature_pair(dE_dG, 2 * a, cp, walk_species[k]) * va[k];
+          for (int k = 0; k < na; ++k) g[k] += 2.0 * feature_pair(dE_dG, 2 * a, cp, walk_species[k]) * va[k];
         }
       }
       if (2 * a + 1 <= n_max_) {

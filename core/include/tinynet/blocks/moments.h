@@ -54,6 +54,7 @@ class MomentsBlock : public DescriptorBlock {
   std::vector<int> walk_of_env;       // environment index -> walk node (-1: not reached)
   std::vector<int> edge_p, edge_q, edge_bond;    // walk-node pairs and their bond
   std::vector<int> edge_end_;         // [depth] edges whose first node p has depth <= d
+  std::vector<int> node_end_;         // [depth] walk nodes of depth <= d (the walk is in depth order)
   std::vector<double> dE_dr_edge;     // [edge]
   // s orbitals: the channels in pairs side by side (ChannelPair; an odd
   // count pads the last pair with a zero hopping), so that every sweep over
@@ -69,8 +70,8 @@ class MomentsBlock : public DescriptorBlock {
   void gather_edge_hops();    // edge_h, edge_dh of the current walk
   // dE/dG of moment n for the channels of pair cp at middle-node species s (0 in a padding lane).
   ChannelPair feature_pair(const double *dE_dG, int n, int cp, int s) const;
-  // features of moment n, channels of pair cp: += sum over walk nodes k of x_k y_k.
-  void add_moment(const ChannelPair *x, const ChannelPair *y, int n, int cp, double *features) const;
+  // features of moment n, channels of pair cp: += sum over walk nodes k < nw of x_k y_k.
+  void add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp, double *features) const;
 };
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
