@@ -437,11 +437,16 @@ void EannBlock::backprop_lmax(Environment &env, const double *dE_dG)
         double gL[LMAX + 1];
 #pragma GCC unroll 8
         for (int L = 0; L <= LMAX; ++L) gL[L] = g[L * per_degree];
+        if (Da == Db) {    // a species with itself: the two updates in one
 #pragma GCC unroll 64
-        for (int m = 0; m < Tab::N; ++m) {
-          const double gw = gL[tab.degree[m]] * tab.weight[m];
-          Da[m] += gw * Tb[m];
-          Db[m] += gw * Ta[m];
+          for (int m = 0; m < Tab::N; ++m) Da[m] += 2.0 * gL[tab.degree[m]] * tab.weight[m] * Ta[m];
+        } else {
+#pragma GCC unroll 64
+          for (int m = 0; m < Tab::N; ++m) {
+            const double gw = gL[tab.degree[m]] * tab.weight[m];
+            Da[m] += gw * Tb[m];
+            Db[m] += gw * Ta[m];
+          }
         }
       } else {
         for (int m = 0; m < n_mono_; ++m) {
