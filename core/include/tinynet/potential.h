@@ -114,8 +114,9 @@ class Potential {
 
   // Evaluate the energy of the given centres and accumulate forces on every node.
   // Throws EvaluationError for any listed pair of nodes closer than MIN_DISTANCE
-  // (or with a non-finite position) and for a non-finite energy or force
-  // contribution of a centre.
+  // (or with a non-finite position; with out.check_other_nodes off, any pair
+  // in a centre's list) and for a non-finite energy or force contribution of
+  // a centre.
   void compute(const NeighborGraph &graph, const int *centers, int n_centers, EvalOutput &out);
   int element_index(const std::string &symbol) const;    // -1 if absent
 
