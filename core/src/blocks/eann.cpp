@@ -434,18 +434,24 @@ void EannBlock::backprop_lmax(Environment &env, const double *dE_dG)
       const double *Ta = &T[((size_t) pair_first_[p] * nk + k) * nm];
       const double *Tb = &T[((size_t) pair_second_[p] * nk + k) * nm];
       if constexpr (LMAX >= 0) {
+        // gw_m = dE/drho[L(m)] weight_m in whole vectors (0 in the padding,
+        // where T is 0 too): the updates below CHUNK monomials at a time.
+        constexpr int NM = (Tab::N + 3) / 4 * 4;
         double gL[LMAX + 1];
 #pragma GCC unroll 8
         for (int L = 0; L <= LMAX; ++L) gL[L] = g[L * per_degree];
+        alignas(32) double gw[NM];
+#pragma GCC unroll 64
+        for (int m = 0; m < NM; ++m) gw[m] = m < Tab::N ? gL[tab.degree[m]] * tab.weight[m] : 0.0;
         if (Da == Db) {    // a species with itself: the two updates in one
-#pragma GCC unroll 64
-          for (int m = 0; m < Tab::N; ++m) Da[m] += 2.0 * gL[tab.degree[m]] * tab.weight[m] * Ta[m];
+#pragma GCC unroll 16
+          for (int m = 0; m < NM; m += CHUNK) store(Da + m, load(Da + m) + 2.0 * load(gw + m) * load(Ta + m));
         } else {
-#pragma GCC unroll 64
-          for (int m = 0; m < Tab::N; ++m) {
-            const double gw = gL[tab.degree[m]] * tab.weight[m];
-            Da[m] += gw * Tb[m];
-            Db[m] += gw * Ta[m];
+#pragma GCC unroll 16
+          for (int m = 0; m < NM; m += CHUNK) {
+            const Vec gwm = load(gw + m);
+            store(Da + m, load(Da + m) + gwm * load(Tb + m));
+            store(Db + m, load(Db + m) + gwm * load(Ta + m));
           }
         }
       } else {

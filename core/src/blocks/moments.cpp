@@ -20,6 +20,7 @@ MomentsBlock::MomentsBlock(int n_max, Hopping hopping) :
   if (hopping_.n_channels() == 0) throw std::invalid_argument("moments block: no hopping channels");
   edge_end_.resize(depth_ + 1);
   node_end_.resize(depth_ + 1);
+  species_sum_.resize(n_species_);
 }
 
 void MomentsBlock::prepare(const NeighborGraph &graph)
@@ -179,19 +180,26 @@ ChannelPair MomentsBlock::feature_pair(const double *dE_dG, int n, int cp, int s
 }
 
 void MomentsBlock::add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp,
-                              double *features) const
+                              double *features)
 {
   const int c = 2 * cp, lanes = std::min(2, hopping_.n_channels() - c);
   if (n_species_ == 1) {
     ChannelPair sum = {};
     for (int k = 0; k < nw; ++k) sum += x[k] * y[k];
     for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, 0)] += sum[lane];
-  } else {
-    for (int k = 0; k < nw; ++k) {
-      const ChannelPair xy = x[k] * y[k];
-      for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, walk_species[k])] += xy[lane];
-    }
+  } else {    // per-species sums first (a scatter per node and lane cost twice as much)
+    ChannelPair *sum = species_sum_.data();
+    std::fill_n(sum, n_species_, ChannelPair{});
+    for (int k = 0; k < nw; ++k) sum[walk_species[k]] += x[k] * y[k];
+    for (int s = 0; s < n_species_; ++s)
+      for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, s)] += sum[s][lane];
   }
+}
+
+const ChannelPair *MomentsBlock::species_features(const double *dE_dG, int n, int cp, double scale)
+{
+  for (int s = 0; s < n_species_; ++s) species_sum_[s] = scale * feature_pair(dE_dG, n, cp, s);
+  return species_sum_.data();
 }
 
 void MomentsBlock::compute(Environment &env, double *features)
@@ -210,24 +218,32 @@ void MomentsBlock::compute(Environment &env, double *features)
     v.resize(2 * n_vec);
     w.resize(2 * n_vec);
   }
-  std::fill_n(w.data(), n_vec, ChannelPair{});
+  // Only the entries a level can touch are zeroed, level by level: H v_a
+  // lives on depth <= a+1 and the sweep of level a reads v_a there. (One
+  // fill of all of w per centre was a tenth of the step with n_max 6.)
   for (int cp = 0; cp < n_pairs; ++cp) {
     ChannelPair *vc = &v[(size_t) cp * levels * nw];
     ChannelPair *wc = &w[(size_t) cp * levels * nw];
     const ChannelPair *hc = &edge_h[(size_t) cp * ne];
-    std::fill_n(vc, nw, ChannelPair{});    // (the levels above are copies of w)
     vc[0] = ChannelPair{1.0, 1.0};
+    std::fill(vc + 1, vc + reach(1), ChannelPair{});
     for (int a = 0; a <= depth_; ++a) {
       const ChannelPair *va = vc + a * nw;
       // H v_a: the next level if there is one, else only for the odd moment.
       const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
       if (need_next || need_odd) {
         ChannelPair *hv = wc + a * nw;
+        const int n_out = reach(a + 1);
+        std::fill(hv, hv + n_out, ChannelPair{});
         for (int e = 0, end = edge_end_[a]; e < end; ++e) {
           hv[ep[e]] += hc[e] * va[eq[e]];
           hv[eq[e]] += hc[e] * va[ep[e]];
         }
-        if (need_next) std::copy(hv, hv + nw, vc + (a + 1) * nw);
+        if (need_next) {
+          ChannelPair *next = vc + (a + 1) * nw;
+          std::copy(hv, hv + n_out, next);
+          std::fill(next + n_out, next + reach(a + 2), ChannelPair{});
+        }
       }
       if (a == 0) continue;
       // (v_a is 0 beyond depth a)
@@ -270,17 +286,19 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
           const ChannelPair g2 = 2.0 * feature_pair(dE_dG, 2 * a, cp, 0);
           for (int k = 0; k < na; ++k) g[k] += g2 * va[k];
         } else {
-          for (int k = 0; k < na; ++k) g[k] += 2.0 * feature_pair(dE_dG, 2 * a, cp, walk_species[k]) * va[k];
+          const ChannelPair *by_species = species_features(dE_dG, 2 * a, cp, 2.0);
+          for (int k = 0; k < na; ++k) g[k] += by_species[walk_species[k]] * va[k];
         }
       }
       if (2 * a + 1 <= n_max_) {
         // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
         // (v_a lives on depth <= a: the edges that start there)
+        // (H v_a, and the nodes its edges reach, live on depth <= a+1)
         const ChannelPair *wa = wc + a * nw;
-        const int n = 2 * a + 1, end = edge_end_[a];
+        const int n = 2 * a + 1, end = edge_end_[a], n_reach = reach(a + 1);
         if (one_species) {
           const ChannelPair b = feature_pair(dE_dG, n, cp, 0);
-          for (int k = 0; k < nw; ++k) g[k] += b * wa[k];
+          for (int k = 0; k < n_reach; ++k) g[k] += b * wa[k];
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
             g[p] += hc[e] * b * va[q];
@@ -288,8 +306,9 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
             dr[e] += (b + b) * va[p] * va[q] * dhc[e];
           }
         } else {
-          for (int k = 0; k < nw; ++k) {
-            bt[k] = feature_pair(dE_dG, n, cp, walk_species[k]);    // per node, read once
+          const ChannelPair *by_species = species_features(dE_dG, n, cp, 1.0);
+          for (int k = 0; k < n_reach; ++k) {
+            bt[k] = by_species[walk_species[k]];    // per node, read once
             g[k] += bt[k] * wa[k];
           }
           for (int e = 0; e < end; ++e) {
@@ -313,7 +332,7 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
         }
         break;
       }
-      std::fill_n(gn, nw, ChannelPair{});
+      std::fill_n(gn, reach(a), ChannelPair{});    // (the nodes these edges touch)
       for (int e = 0; e < end; ++e) {
         const int p = ep[e], q = eq[e];
         dr[e] += (g[p] * vprev[q] + g[q] * vprev[p]) * dhc[e];

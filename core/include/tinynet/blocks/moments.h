@@ -4,6 +4,7 @@
 #include "tinynet/descriptor.h"
 #include "tinynet/hopping.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -67,11 +68,16 @@ class MomentsBlock : public DescriptorBlock {
 
  private:
   int channel_pairs() const { return (hopping_.n_channels() + 1) / 2; }
+  // Walk nodes of depth <= d (all of them beyond the deepest level).
+  int reach(int d) const { return node_end_[std::min(d, depth_)]; }
   void gather_edge_hops();    // edge_h, edge_dh of the current walk
   // dE/dG of moment n for the channels of pair cp at middle-node species s (0 in a padding lane).
   ChannelPair feature_pair(const double *dE_dG, int n, int cp, int s) const;
   // features of moment n, channels of pair cp: += sum over walk nodes k < nw of x_k y_k.
-  void add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp, double *features) const;
+  void add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp, double *features);
+  // scale * dE/dG of moment n, pair cp, per middle-node species (in species_sum_).
+  const ChannelPair *species_features(const double *dE_dG, int n, int cp, double scale);
+  std::vector<ChannelPair> species_sum_;    // [species] scratch of the two above
 };
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
