@@ -20,7 +20,6 @@ MomentsBlock::MomentsBlock(int n_max, Hopping hopping) :
   if (hopping_.n_channels() == 0) throw std::invalid_argument("moments block: no hopping channels");
   edge_end_.resize(depth_ + 1);
   node_end_.resize(depth_ + 1);
-  species_sum_.resize(n_species_);
 }
 
 void MomentsBlock::prepare(const NeighborGraph &graph)
@@ -150,154 +149,196 @@ void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
   }
 }
 
+namespace {
+
+template <class G> constexpr int lanes_in = sizeof(G) / sizeof(double);
+
+// The first n groups of a scratch buffer kept as quads whatever the group
+// (grown if too short, its contents then lost).
+template <class G> G *lanes_of(std::vector<ChannelQuad> &buf, size_t n)
+{
+  const size_t quads = (n * sizeof(G) + sizeof(ChannelQuad) - 1) / sizeof(ChannelQuad);
+  if (buf.size() < quads) buf.resize(2 * quads);
+  return reinterpret_cast<G *>(buf.data());
+}
+
+// The sum of a group's lanes (the channels' shares of one edge's dE/dr).
+inline double lane_sum(ChannelPair a) { return a[0] + a[1]; }
+inline double lane_sum(ChannelQuad a) { return (a[0] + a[1]) + (a[2] + a[3]); }
+
+}    // namespace
+
+template <class G>
+int MomentsBlock::channel_groups() const
+{
+  return (hopping_.n_channels() + lanes_in<G> - 1) / lanes_in<G>;
+}
+
+template <class G>
 void MomentsBlock::gather_edge_hops()
 {
-  // Per channel pair, the hoppings of each walk edge in edge order: the
+  // Per channel group, the hoppings of each walk edge in edge order: the
   // sweeps below read them three times per level, contiguously instead of
   // through edge_bond into the bond table.
-  const int nc = hopping_.n_channels(), ne = n_edge_, n_pairs = channel_pairs();
-  if (edge_h.size() < (size_t) n_pairs * ne) {
-    edge_h.resize(2 * (size_t) n_pairs * ne);
-    edge_dh.resize(2 * (size_t) n_pairs * ne);
-  }
-  for (int cp = 0; cp < n_pairs; ++cp) {
-    const int c = 2 * cp;
-    const bool both = c + 1 < nc;
-    ChannelPair *__restrict h = &edge_h[(size_t) cp * ne], *__restrict dh = &edge_dh[(size_t) cp * ne];
+  constexpr int W = lanes_in<G>;
+  const int nc = hopping_.n_channels(), ne = n_edge_, n_groups = channel_groups<G>();
+  G *h_all = lanes_of<G>(edge_h, (size_t) n_groups * ne), *dh_all = lanes_of<G>(edge_dh, (size_t) n_groups * ne);
+  for (int cg = 0; cg < n_groups; ++cg) {
+    const int c = W * cg, live = std::min(W, nc - c);
+    G *__restrict h = h_all + (size_t) cg * ne, *__restrict dh = dh_all + (size_t) cg * ne;
     for (int e = 0; e < ne; ++e) {
       const size_t hb = (size_t) edge_bond[e] * nc + c;
-      h[e] = ChannelPair{bonds_.hop[hb], both ? bonds_.hop[hb + 1] : 0.0};
-      dh[e] = ChannelPair{bonds_.dhop[hb], both ? bonds_.dhop[hb + 1] : 0.0};
+      G he = {}, dhe = {};
+#pragma GCC unroll 4
+      for (int lane = 0; lane < W; ++lane)
+        if (lane < live) {
+          he[lane] = bonds_.hop[hb + lane];
+          dhe[lane] = bonds_.dhop[hb + lane];
+        }
+      h[e] = he;
+      dh[e] = dhe;
     }
   }
 }
 
-ChannelPair MomentsBlock::feature_pair(const double *dE_dG, int n, int cp, int s) const
+template <class G>
+G MomentsBlock::feature_group(const double *dE_dG, int n, int cg, int s) const
 {
-  const int c = 2 * cp;
-  return ChannelPair{dE_dG[feature_index(n, c, s)],
-                     c + 1 < hopping_.n_channels() ? dE_dG[feature_index(n, c + 1, s)] : 0.0};
+  constexpr int W = lanes_in<G>;
+  const int c = W * cg;
+  G f = {};
+  for (int lane = 0; lane < W && c + lane < hopping_.n_channels(); ++lane) f[lane] = dE_dG[feature_index(n, c + lane, s)];
+  return f;
 }
 
-void MomentsBlock::add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp,
-                              double *features)
+template <class G>
+void MomentsBlock::add_moment(const G *x, const G *y, int nw, int n, int cg, double *features)
 {
-  const int c = 2 * cp, lanes = std::min(2, hopping_.n_channels() - c);
+  constexpr int W = lanes_in<G>;
+  const int c = W * cg, lanes = std::min(W, hopping_.n_channels() - c);
   if (n_species_ == 1) {
-    ChannelPair sum = {};
+    G sum = {};
     for (int k = 0; k < nw; ++k) sum += x[k] * y[k];
     for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, 0)] += sum[lane];
   } else {    // per-species sums first (a scatter per node and lane cost twice as much)
-    ChannelPair *sum = species_sum_.data();
-    std::fill_n(sum, n_species_, ChannelPair{});
+    G *sum = lanes_of<G>(species_sum_, n_species_);
+    std::fill_n(sum, n_species_, G{});
     for (int k = 0; k < nw; ++k) sum[walk_species[k]] += x[k] * y[k];
     for (int s = 0; s < n_species_; ++s)
       for (int lane = 0; lane < lanes; ++lane) features[feature_index(n, c + lane, s)] += sum[s][lane];
   }
 }
 
-const ChannelPair *MomentsBlock::species_features(const double *dE_dG, int n, int cp, double scale)
+template <class G>
+const G *MomentsBlock::species_features(const double *dE_dG, int n, int cg, double scale)
 {
-  for (int s = 0; s < n_species_; ++s) species_sum_[s] = scale * feature_pair(dE_dG, n, cp, s);
-  return species_sum_.data();
+  G *by_species = lanes_of<G>(species_sum_, n_species_);
+  for (int s = 0; s < n_species_; ++s) by_species[s] = scale * feature_group<G>(dE_dG, n, cg, s);
+  return by_species;
 }
 
 void MomentsBlock::compute(Environment &env, double *features)
 {
   std::fill(features, features + n_features(), 0.0);
   walk(env);
-  gather_edge_hops();
+  if (hopping_.n_channels() > 2) compute_groups<ChannelQuad>(features);
+  else compute_groups<ChannelPair>(features);
+}
 
-  // Forward recursion per channel pair: v_a = H v_(a-1); w_a = H v_a where
+template <class G>
+void MomentsBlock::compute_groups(double *features)
+{
+  gather_edge_hops<G>();
+
+  // Forward recursion per channel group: v_a = H v_(a-1); w_a = H v_a where
   // odd n needs it. v_a lives on the nodes of depth <= a, so H v_a needs only
   // the edges that start there (edge_end_[a]).
-  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1, n_pairs = channel_pairs();
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1, n_groups = channel_groups<G>();
   const int *ep = edge_p.data(), *eq = edge_q.data();
-  const size_t n_vec = (size_t) n_pairs * levels * nw;
-  if (v.size() < n_vec) {
-    v.resize(2 * n_vec);
-    w.resize(2 * n_vec);
-  }
+  const size_t n_vec = (size_t) n_groups * levels * nw;
+  G *v_all = lanes_of<G>(v, n_vec), *w_all = lanes_of<G>(w, n_vec);
+  const G *h_all = lanes_of<G>(edge_h, (size_t) n_groups * ne);
   // Only the entries a level can touch are zeroed, level by level: H v_a
   // lives on depth <= a+1 and the sweep of level a reads v_a there. (One
   // fill of all of w per centre was a tenth of the step with n_max 6.)
-  for (int cp = 0; cp < n_pairs; ++cp) {
-    ChannelPair *vc = &v[(size_t) cp * levels * nw];
-    ChannelPair *wc = &w[(size_t) cp * levels * nw];
-    const ChannelPair *hc = &edge_h[(size_t) cp * ne];
-    vc[0] = ChannelPair{1.0, 1.0};
-    std::fill(vc + 1, vc + reach(1), ChannelPair{});
+  for (int cg = 0; cg < n_groups; ++cg) {
+    G *vc = v_all + (size_t) cg * levels * nw;
+    G *wc = w_all + (size_t) cg * levels * nw;
+    const G *hc = h_all + (size_t) cg * ne;
+    vc[0] = G{} + 1.0;
+    std::fill(vc + 1, vc + reach(1), G{});
     for (int a = 0; a <= depth_; ++a) {
-      const ChannelPair *va = vc + a * nw;
+      const G *va = vc + a * nw;
       // H v_a: the next level if there is one, else only for the odd moment.
       const bool need_next = a < depth_, need_odd = 2 * a + 1 <= n_max_;
       if (need_next || need_odd) {
-        ChannelPair *hv = wc + a * nw;
+        G *hv = wc + a * nw;
         const int n_out = reach(a + 1);
-        std::fill(hv, hv + n_out, ChannelPair{});
+        std::fill(hv, hv + n_out, G{});
         for (int e = 0, end = edge_end_[a]; e < end; ++e) {
           hv[ep[e]] += hc[e] * va[eq[e]];
           hv[eq[e]] += hc[e] * va[ep[e]];
         }
         if (need_next) {
-          ChannelPair *next = vc + (a + 1) * nw;
+          G *next = vc + (a + 1) * nw;
           std::copy(hv, hv + n_out, next);
-          std::fill(next + n_out, next + reach(a + 2), ChannelPair{});
+          std::fill(next + n_out, next + reach(a + 2), G{});
         }
       }
       if (a == 0) continue;
       // (v_a is 0 beyond depth a)
-      if (2 * a <= n_max_) add_moment(va, va, node_end_[a], 2 * a, cp, features);
-      if (need_odd) add_moment(va, wc + a * nw, node_end_[a], 2 * a + 1, cp, features);
+      if (2 * a <= n_max_) add_moment<G>(va, va, node_end_[a], 2 * a, cg, features);
+      if (need_odd) add_moment<G>(va, wc + a * nw, node_end_[a], 2 * a + 1, cg, features);
     }
   }
 }
 
 void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
-  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1, n_pairs = channel_pairs();
+  if (hopping_.n_channels() > 2) backprop_groups<ChannelQuad>(env, dE_dG);
+  else backprop_groups<ChannelPair>(env, dE_dG);
+}
+
+template <class G>
+void MomentsBlock::backprop_groups(Environment &env, const double *dE_dG)
+{
+  const int nw = n_walk_, ne = n_edge_, levels = depth_ + 1, n_groups = channel_groups<G>();
   const int *ep = edge_p.data(), *eq = edge_q.data();
-  if ((int) dE_dr_edge.size() < ne) {
-    dE_dr_edge.resize(2 * ne);
-    dE_dr_pair.resize(2 * ne);
-  }
-  if ((int) gbar.size() < nw) {
-    gbar.resize(2 * nw);
-    gnext.resize(2 * nw);
-    beta.resize(2 * nw);
-  }
+  if ((int) dE_dr_edge.size() < ne) dE_dr_edge.resize(2 * ne);
   // (local pointers: the compiler need not reload the vectors' data)
-  ChannelPair *__restrict dr = dE_dr_pair.data();
-  ChannelPair *__restrict g = gbar.data(), *__restrict gn = gnext.data(), *__restrict bt = beta.data();
-  std::fill_n(dr, ne, ChannelPair{});
+  G *__restrict dr = lanes_of<G>(dE_dr_lanes, ne);
+  G *__restrict g = lanes_of<G>(gbar, nw), *__restrict gn = lanes_of<G>(gnext, nw), *__restrict bt = lanes_of<G>(beta, nw);
+  const G *v_all = lanes_of<G>(v, 0), *w_all = lanes_of<G>(w, 0);
+  const G *h_all = lanes_of<G>(edge_h, 0), *dh_all = lanes_of<G>(edge_dh, 0);
+  std::fill_n(dr, ne, G{});
   const bool one_species = n_species_ == 1;
 
-  for (int cp = 0; cp < n_pairs; ++cp) {
-    const ChannelPair *vc = &v[(size_t) cp * levels * nw];
-    const ChannelPair *wc = &w[(size_t) cp * levels * nw];
-    const ChannelPair *hc = &edge_h[(size_t) cp * ne], *dhc = &edge_dh[(size_t) cp * ne];
+  for (int cg = 0; cg < n_groups; ++cg) {
+    const G *vc = v_all + (size_t) cg * levels * nw;
+    const G *wc = w_all + (size_t) cg * levels * nw;
+    const G *hc = h_all + (size_t) cg * ne, *dhc = dh_all + (size_t) cg * ne;
     // gbar = dE/dv_a, swept from the deepest level down to level 1.
-    std::fill_n(g, nw, ChannelPair{});
+    std::fill_n(g, nw, G{});
     for (int a = depth_; a >= 1; --a) {
-      const ChannelPair *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
+      const G *va = vc + a * nw, *vprev = vc + (a - 1) * nw;
       const int na = node_end_[a];    // v_a lives on depth <= a
       if (2 * a <= n_max_) {
         if (one_species) {
-          const ChannelPair g2 = 2.0 * feature_pair(dE_dG, 2 * a, cp, 0);
+          const G g2 = 2.0 * feature_group<G>(dE_dG, 2 * a, cg, 0);
           for (int k = 0; k < na; ++k) g[k] += g2 * va[k];
         } else {
-          const ChannelPair *by_species = species_features(dE_dG, 2 * a, cp, 2.0);
+          const G *by_species = species_features<G>(dE_dG, 2 * a, cg, 2.0);
           for (int k = 0; k < na; ++k) g[k] += by_species[walk_species[k]] * va[k];
         }
       }
       if (2 * a + 1 <= n_max_) {
         // mu = v^T D_beta H v: dv = beta*(Hv) + H(beta*v); dh_pq = beta_p v_p v_q + beta_q v_q v_p
-        // (v_a lives on depth <= a: the edges that start there)
-        // (H v_a, and the nodes its edges reach, live on depth <= a+1)
-        const ChannelPair *wa = wc + a * nw;
+        // (v_a lives on depth <= a: the edges that start there; H v_a, and
+        // the nodes those edges reach, on depth <= a+1)
+        const G *wa = wc + a * nw;
         const int n = 2 * a + 1, end = edge_end_[a], n_reach = reach(a + 1);
         if (one_species) {
-          const ChannelPair b = feature_pair(dE_dG, n, cp, 0);
+          const G b = feature_group<G>(dE_dG, n, cg, 0);
           for (int k = 0; k < n_reach; ++k) g[k] += b * wa[k];
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
@@ -306,14 +347,14 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
             dr[e] += (b + b) * va[p] * va[q] * dhc[e];
           }
         } else {
-          const ChannelPair *by_species = species_features(dE_dG, n, cp, 1.0);
+          const G *by_species = species_features<G>(dE_dG, n, cg, 1.0);
           for (int k = 0; k < n_reach; ++k) {
             bt[k] = by_species[walk_species[k]];    // per node, read once
             g[k] += bt[k] * wa[k];
           }
           for (int e = 0; e < end; ++e) {
             const int p = ep[e], q = eq[e];
-            const ChannelPair bp = bt[p], bq = bt[q];
+            const G bp = bt[p], bq = bt[q];
             g[p] += hc[e] * bq * va[q];
             g[q] += hc[e] * bp * va[p];
             dr[e] += (bp + bq) * va[p] * va[q] * dhc[e];
@@ -332,7 +373,7 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
         }
         break;
       }
-      std::fill_n(gn, reach(a), ChannelPair{});    // (the nodes these edges touch)
+      std::fill_n(gn, reach(a), G{});    // (the nodes these edges touch)
       for (int e = 0; e < end; ++e) {
         const int p = ep[e], q = eq[e];
         dr[e] += (g[p] * vprev[q] + g[q] * vprev[p]) * dhc[e];
@@ -342,7 +383,7 @@ void MomentsBlock::backprop(Environment &env, const double *dE_dG)
       std::swap(g, gn);
     }
   }
-  for (int e = 0; e < ne; ++e) dE_dr_edge[e] = dr[e][0] + dr[e][1];    // the two lanes' channels
+  for (int e = 0; e < ne; ++e) dE_dr_edge[e] = lane_sum(dr[e]);    // the lanes' channels
   project_edge_gradients(env, dE_dr_edge.data(), nullptr);
 }
 

@@ -10,8 +10,10 @@
 
 namespace tinynet {
 
-// Two doubles as one value (GCC/Clang vector extension, one SSE register).
+// Two or four doubles as one value (GCC/Clang vector extension: one SSE or
+// AVX register), the decay channels of a group.
 using ChannelPair = double __attribute__((vector_size(2 * sizeof(double))));
+using ChannelQuad = double __attribute__((vector_size(4 * sizeof(double))));
 
 // Cycle block, "moments" kind: [H_c^n]_ii split by the species of the path's
 // middle node, by forward recursion v_a = H v_(a-1) over the sparse bond graph
@@ -57,27 +59,32 @@ class MomentsBlock : public DescriptorBlock {
   std::vector<int> edge_end_;         // [depth] edges whose first node p has depth <= d
   std::vector<int> node_end_;         // [depth] walk nodes of depth <= d (the walk is in depth order)
   std::vector<double> dE_dr_edge;     // [edge]
-  // s orbitals: the channels in pairs side by side (ChannelPair; an odd
-  // count pads the last pair with a zero hopping), so that every sweep over
-  // the edges and nodes serves two channels per index load.
-  std::vector<ChannelPair> v;         // [pair][level 0..depth][walk node]
-  std::vector<ChannelPair> w;         // [pair][level][walk node]: H v (odd moments)
-  std::vector<ChannelPair> gbar, gnext, beta;    // [walk node] dE/dv_a, next level, dE/dG of an odd moment
-  std::vector<ChannelPair> dE_dr_pair;           // [edge] dE/dr of each lane
-  std::vector<ChannelPair> edge_h, edge_dh;      // [pair][edge] hopping and dh/dr
+  // s orbitals: the channels side by side in groups, pairs (ChannelPair) for
+  // one or two channels, quads (ChannelQuad) for three or four, the last
+  // group padded with zero hoppings, so that every sweep over the edges and
+  // nodes serves a whole group per index load. Kept as quads whatever the
+  // group (lanes_of in moments.cpp).
+  std::vector<ChannelQuad> v;         // [group][level 0..depth][walk node]
+  std::vector<ChannelQuad> w;         // [group][level][walk node]: H v (odd moments)
+  std::vector<ChannelQuad> gbar, gnext, beta;    // [walk node] dE/dv_a, next level, dE/dG of an odd moment
+  std::vector<ChannelQuad> dE_dr_lanes;          // [edge] dE/dr of each lane
+  std::vector<ChannelQuad> edge_h, edge_dh;      // [group][edge] hopping and dh/dr
+  std::vector<ChannelQuad> species_sum_;         // [species] scratch of add_moment, species_features
 
  private:
-  int channel_pairs() const { return (hopping_.n_channels() + 1) / 2; }
   // Walk nodes of depth <= d (all of them beyond the deepest level).
   int reach(int d) const { return node_end_[std::min(d, depth_)]; }
-  void gather_edge_hops();    // edge_h, edge_dh of the current walk
-  // dE/dG of moment n for the channels of pair cp at middle-node species s (0 in a padding lane).
-  ChannelPair feature_pair(const double *dE_dG, int n, int cp, int s) const;
-  // features of moment n, channels of pair cp: += sum over walk nodes k < nw of x_k y_k.
-  void add_moment(const ChannelPair *x, const ChannelPair *y, int nw, int n, int cp, double *features);
-  // scale * dE/dG of moment n, pair cp, per middle-node species (in species_sum_).
-  const ChannelPair *species_features(const double *dE_dG, int n, int cp, double scale);
-  std::vector<ChannelPair> species_sum_;    // [species] scratch of the two above
+  // G: ChannelPair or ChannelQuad, the channel group of the sweeps.
+  template <class G> int channel_groups() const;
+  template <class G> void compute_groups(double *features);
+  template <class G> void backprop_groups(Environment &env, const double *dE_dG);
+  template <class G> void gather_edge_hops();    // edge_h, edge_dh of the current walk
+  // dE/dG of moment n for the channels of group cg at middle-node species s (0 in a padding lane).
+  template <class G> G feature_group(const double *dE_dG, int n, int cg, int s) const;
+  // features of moment n, channels of group cg: += sum over walk nodes k < nw of x_k y_k.
+  template <class G> void add_moment(const G *x, const G *y, int nw, int n, int cg, double *features);
+  // scale * dE/dG of moment n, group cg, per middle-node species (in species_sum_).
+  template <class G> const G *species_features(const double *dE_dG, int n, int cg, double scale);
 };
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
