@@ -68,12 +68,14 @@ def test_missing_potential_is_reported_not_fatal(tmp_path, capsys):
 def test_tiny_benchmark(tmp_path, capsys, monkeypatch):
     out = tmp_path / "bench.json"
     monkeypatch.chdir(tmp_path)          # a relative --workdir, as a user types it
-    args = parse(["--atoms-scale", "0.03", "--repeats", "2", "--steps", "5", "--min-steps", "2",
+    # two interleaved rounds of one timed run each
+    args = parse(["--atoms-scale", "0.03", "--repeats", "1", "--rounds", "2", "--steps", "5", "--min-steps", "2",
                   "--target-time", "0", "--ranks", "1", "--styles", "tinynet", "tersoff", "--systems", "si",
                   "--random-tinynet", "always", "--json", str(out), "--workdir", "work"])
     assert bench.run(args) == 0
     table = capsys.readouterr().out
     assert "tersoff" in table and "random L4(2)" in table and "us/atom/step" in table
+    assert "round 2 of 2" in table and list((tmp_path / "work").glob("si_*_tersoff_np1_round1.log"))
 
     data = json.loads(out.read_text())
     machine = data["machine"]
@@ -120,3 +122,22 @@ def test_descriptor_study_quick(tmp_path):
     n_max = [r for r in study["rows"] if r["study"] == "moments_n_max"]
     assert [r["n_features"] for r in n_max] == [(r["param"] - 1) * 2 for r in n_max]
     assert "fwd+bwd" in bench.format_descriptor_table(study)
+
+
+def test_relative_potential_path_with_a_work_directory(tmp_path, monkeypatch):
+    """LAMMPS runs in the work directory: a potential named relative to where
+    the user is must still be found."""
+    import shutil
+
+    from conftest import REPO
+
+    shutil.copy(REPO / "potentials" / "Si.tinynet", tmp_path / "mine.tinynet")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "bench.json"
+    args = parse(["--atoms-scale", "0.03", "--repeats", "1", "--steps", "3", "--min-steps", "2", "--target-time", "0",
+                  "--ranks", "1", "--styles", "tinynet", "--systems", "si", "--no-memory-baseline",
+                  "--si-potential", "mine.tinynet", "--json", str(out), "--workdir", "work"])
+    assert bench.run(args) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["status"] == "ok", row["status"]
+    assert row["potential"] == str(tmp_path / "mine.tinynet")

@@ -514,12 +514,18 @@ def _bench_env():
     return env
 
 
-def run_case(case: Case, workdir: Path, args) -> Case:
-    name = f"{case.system}_{case.n_atoms}_{case.style}_np{case.ranks}"
+def run_case(case: Case, workdir: Path, args, round_: int = 0) -> Case:
+    """One LAMMPS run of `case`. Round 0 calibrates the step count and records
+    memory; later rounds (--rounds) repeat the same step count and add their
+    timed runs to the case's."""
+    name = f"{case.system}_{case.n_atoms}_{case.style}_np{case.ranks}" + (f"_round{round_}" if round_ else "")
     inp = workdir / f"{name}.in"
     log = workdir / f"{name}.log"
-    inp.write_text(make_input(case, args.repeats, args.steps, args.min_steps, args.target_time,
-                               getattr(args, "neigh_every", 0)))
+    if round_ == 0:
+        steps, min_steps, target_time = args.steps, args.min_steps, args.target_time
+    else:
+        steps, min_steps, target_time = case.steps, case.steps, 0
+    inp.write_text(make_input(case, args.repeats, steps, min_steps, target_time, getattr(args, "neigh_every", 0)))
     cmd = [mpirun_executable(), "-np", str(case.ranks), lmp_executable(), "-in", inp.name, "-log", "none"]
     case.load_start = _loadavg()
     rc, rss, wall, timed_out = _run_process(cmd, workdir, log, args.timeout)
@@ -529,7 +535,9 @@ def run_case(case: Case, workdir: Path, args) -> Case:
         # Killed by a signal from outside (not a LAMMPS error): try once more.
         case._retried = True
         case.retry_reason = f"first attempt killed by signal {-rc}"
-        return run_case(case, workdir, args)
+        return run_case(case, workdir, args, round_)
+    if round_ > 0:
+        return _add_round(case, parsed, rc, timed_out, args)
     case.log = str(log)
     case.wall_seconds = round(wall, 2)
     case.rss_mb = round(rss, 1) if rss is not None else None
@@ -555,6 +563,17 @@ def run_case(case: Case, workdir: Path, args) -> Case:
         case.status = "ok"
         case.steps = timed[0]["steps"]
         case.loop_times = [t["seconds"] for t in timed]
+    return case
+
+
+def _add_round(case: Case, parsed: dict, rc: int, timed_out: bool, args) -> Case:
+    """A later round's timed runs join the case's; a failure fails the case."""
+    timed = parsed["timed"]
+    if timed_out or rc != 0 or parsed["errors"] or len(timed) < args.repeats:
+        case.status = "failed: a later round did not finish: " + (
+            parsed["errors"][0] if parsed["errors"] else f"exit {rc}")
+    else:
+        case.loop_times += [t["seconds"] for t in timed]
     return case
 
 
@@ -631,7 +650,8 @@ def plan_cases(args, workdir: Path) -> tuple[list, list]:
     if "si" in args.systems:
         si_path, si_note, si_reason = (None, "", None)
         if any(s.startswith("tinynet") for s in args.styles):
-            trained = Path(args.si_potential) if args.si_potential else _default_potential("Si.tinynet")
+            # absolute: LAMMPS runs in the work directory
+            trained = Path(args.si_potential).resolve() if args.si_potential else _default_potential("Si.tinynet")
             si_path, si_note, si_reason = tinynet_potential("si", trained, ["Si"], SI_D1, si_frames)
         si_tether = tether_for(bool(si_note))
         if si_tether:
@@ -688,7 +708,8 @@ def plan_cases(args, workdir: Path) -> tuple[list, list]:
         rep = choose_replication(args.srtio3_atoms * args.atoms_scale, 5)
         n_atoms = 5 * rep[0] * rep[1] * rep[2]
         label = f"SrTiO3 {n_atoms}"
-        trained = Path(args.srtio3_potential) if args.srtio3_potential else _default_potential("SrTiO3.tinynet")
+        trained = (Path(args.srtio3_potential).resolve() if args.srtio3_potential
+                   else _default_potential("SrTiO3.tinynet"))
         path, note, reason = (None, "", None)
         if any(s.startswith("tinynet") for s in styles):
             path, note, reason = tinynet_potential("srtio3", trained, ["Sr", "Ti", "O"], SRTIO3_D1, srtio3_frames)
@@ -1041,7 +1062,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--no-memory-baseline", dest="memory_baseline", action="store_false",
                    help="skip the pair_style zero runs used for the RSS-above-baseline column")
     g = parser.add_argument_group("timing")
-    g.add_argument("--repeats", type=int, default=3, help="timed runs per case (default: 3)")
+    g.add_argument("--repeats", type=int, default=3, help="timed runs per case and round (default: 3)")
+    g.add_argument("--rounds", type=int, default=1,
+                   help="run the whole list of cases this many times, interleaved, the later rounds with the "
+                        "first round's step counts; medians over every round's timed runs (default: 1)")
     g.add_argument("--steps", type=int, default=200, help="maximum MD steps per timed run (default: 200)")
     g.add_argument("--min-steps", type=int, default=3, help="minimum MD steps per timed run (default: 3)")
     g.add_argument("--target-time", type=float, default=2.0,
@@ -1073,8 +1097,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _check_args(args):
-    if args.repeats < 1:
-        raise SystemExit("tinynet bench: --repeats must be >= 1")
+    if args.repeats < 1 or args.rounds < 1:
+        raise SystemExit("tinynet bench: --repeats and --rounds must be >= 1")
     if args.steps < 1 or args.min_steps < 1 or args.min_steps > args.steps:
         raise SystemExit("tinynet bench: need 1 <= --min-steps <= --steps")
     if any(r < 1 for r in args.ranks):
@@ -1128,14 +1152,21 @@ def run(args) -> int:
         for c in cases:
             if c.unavailable is not None:
                 c.status = f"unavailable: {c.unavailable}"
-                continue
-            print(f"  {c.system_label:<18} {c.label:<36} np={c.ranks} ...", end=" ", flush=True)
-            run_case(c, workdir, args)
-            if c.ok:
-                print(f"{c.us_median:.3f} us/atom/step ({c.steps} steps x {len(c.loop_times)}, "
-                      f"{c.wall_seconds:.0f} s)", flush=True)
-            else:
-                print(c.status, flush=True)
+        # Rounds interleave the styles: a slow spell of a shared machine hits
+        # every style's timings instead of one style's.
+        for round_ in range(args.rounds):
+            if args.rounds > 1:
+                print(f" round {round_ + 1} of {args.rounds}", flush=True)
+            for c in cases:
+                if not (c.ok or c.status == "pending"):
+                    continue
+                print(f"  {c.system_label:<18} {c.label:<36} np={c.ranks} ...", end=" ", flush=True)
+                run_case(c, workdir, args, round_)
+                if c.ok:
+                    print(f"{c.us_median:.3f} us/atom/step ({c.steps} steps x {len(c.loop_times)}, "
+                          f"{c.wall_seconds:.0f} s)", flush=True)
+                else:
+                    print(c.status, flush=True)
         versions = {c.lammps_version for c in cases if c.lammps_version}
         info["lammps_version"] = ", ".join(sorted(versions)) or None
         info["elapsed_seconds"] = round(time.perf_counter() - t_start, 1)
@@ -1154,7 +1185,7 @@ def run(args) -> int:
         print(format_table(rows, notes, target_rows))
         if args.json:
             settings = {k: getattr(args, k) for k in (
-                "systems", "styles", "ranks", "si_atoms", "large", "srtio3_atoms", "atoms_scale", "repeats",
+                "systems", "styles", "ranks", "si_atoms", "large", "srtio3_atoms", "atoms_scale", "repeats", "rounds",
                 "steps", "min_steps", "target_time", "random_tinynet", "seed", "tether", "neigh_every")}
             _write_json(args.json, {
                 "kind": "tinynet-md-bench", "machine": info, "settings": settings,
