@@ -65,7 +65,10 @@ def _weights(path):
     return [np.array(l[k]) for m in pot["models"].values() for l in m["layers"] for k in ("weights", "bias")]
 
 
-EPOCHS = 20
+# Long enough that the killed run, stopped as soon as its checkpoint says
+# epoch 2, is still short of it (on a quiet machine ~30 epochs pass between
+# reading that checkpoint and the kill taking effect)
+EPOCHS = 100
 LBFGS = 6       # then L-BFGS iterations: every rank runs the same optimiser on the summed loss
 CONFIG = {"epochs": EPOCHS, "batch_size": 5, "dtype": "float64", "checkpoint_every": 1, "lbfgs_iterations": LBFGS}
 
