@@ -24,10 +24,6 @@ import time
 import numpy as np
 
 
-class _Stop(Exception):
-    """Raised from the callback to end the SciPy run (time limit, signal)."""
-
-
 class FlatModel:
     """The model's weights as one float64 vector, and the fitting set's loss
     and gradient as a function of it (summed over batches and ranks)."""
@@ -72,7 +68,7 @@ def refine(model, fit_set, to_tensor, validate, iterations, max_seconds, comm, o
 
     Starts from the model's current weights. ``validate()`` returns the
     validation error sums of the current weights (or None);
-    ``on_iteration(i, x, fit_sums, val_sums)`` is called after every iteration
+    ``on_iteration(i, fit_sums, val_sums)`` is called after every iteration
     (history, best weights, checkpoints) and returns True to stop (a signal).
     Returns (iterations done, stop reason)."""
     from scipy.optimize import minimize
@@ -83,10 +79,9 @@ def refine(model, fit_set, to_tensor, validate, iterations, max_seconds, comm, o
     done = [0, "converged"]
 
     def callback(intermediate_result):
-        x = intermediate_result.x
-        flat.set(x)
+        flat.set(intermediate_result.x)
         done[0] += 1
-        stop = on_iteration(done[0], x, flat.last_sums.copy(), validate())
+        stop = on_iteration(done[0], flat.last_sums.copy(), validate())
         # the ranks must agree on stopping: time and signals are per rank
         flags = np.array([float(stop), float(time.time() - t0 > max_seconds)])
         flags = comm.allreduce_sum(flags) if comm.size > 1 else flags

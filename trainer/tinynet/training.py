@@ -846,6 +846,23 @@ def _nonfinite_structures(model, arrays, split, comm, to_tensor):
     return [w for part in comm.allgather(bad) for w in part]
 
 
+def validation_sums(model, val_set, to_tensor, comm):
+    """Error sums of the whole validation split (this rank's batches, summed over ranks)."""
+    vs = np.zeros(6)
+    for k in range(len(val_set)):
+        vs += model.evaluate(val_set.batch(k, to_tensor))
+    return comm.allreduce_sum(vs)
+
+
+def history_entry(epoch, lr, val_loss, train_rmse, val_rmse, **extra):
+    """One learning-curve point (train_rmse, val_rmse: sums_to_rmse dicts, val_rmse may be {})."""
+    return {"epoch": epoch, "lr": lr, **extra, "val_loss": float(val_loss),
+            "train_energy_rmse_meV_atom": train_rmse["energy_rmse_meV_atom"],
+            "train_force_rmse_eV_A": train_rmse["force_rmse_eV_A"],
+            "val_energy_rmse_meV_atom": val_rmse.get("energy_rmse_meV_atom"),
+            "val_force_rmse_eV_A": val_rmse.get("force_rmse_eV_A")}
+
+
 def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress, log):
     """Stage 4: epochs of Adam steps over the batches (order shuffled per epoch
     from (seed, epoch)), validation loss, best weights, checkpoints; stops at
@@ -923,10 +940,7 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
                 # errors reached during the epoch (weights changing), cheap and honest enough
                 tr = sums_to_rmse(sums)
                 if val_set is not None:
-                    vs = np.zeros(6)
-                    for k in range(len(val_set)):
-                        vs += model.evaluate(val_set.batch(k, to_tensor))
-                    vs = comm.allreduce_sum(vs)
+                    vs = validation_sums(model, val_set, to_tensor, comm)
                     vloss = loss_from_sums(vs, weights)
                     va = sums_to_rmse(vs)
                 else:
@@ -949,11 +963,7 @@ def fit(model, arrays, split, cfg, ckpt, meta_base, resume_state, comm, progress
                 if vloss < best_loss:
                     best_loss, best_epoch = float(vloss), epoch
                     best_params = model.get_params()
-                history.append({"epoch": epoch, "lr": lr, "val_loss": float(vloss),
-                                "train_energy_rmse_meV_atom": tr["energy_rmse_meV_atom"],
-                                "train_force_rmse_eV_A": tr["force_rmse_eV_A"],
-                                "val_energy_rmse_meV_atom": va.get("energy_rmse_meV_atom"),
-                                "val_force_rmse_eV_A": va.get("force_rmse_eV_A")})
+                history.append(history_entry(epoch, lr, vloss, tr, va))
                 if bar is not None:
                     post = {"E": f"{tr['energy_rmse_meV_atom']:.2f}", "F": f"{tr['force_rmse_eV_A']:.3f}"}
                     if va:
@@ -1019,26 +1029,17 @@ def refine_lbfgs(model, arrays, fitted, cfg, ckpt, meta_base, resume_state, comm
         + (f" or {stage_seconds(tcfg, 'lbfgs') / 60:.1f} min" if tcfg["max_time_minutes"] > 0 else ""))
 
     def validate():
-        if arrays.val_set is None:
-            return None
-        vs = np.zeros(6)
-        for k in range(len(arrays.val_set)):
-            vs += model.evaluate(arrays.val_set.batch(k, to_tensor))
-        return comm.allreduce_sum(vs)
+        return None if arrays.val_set is None else validation_sums(model, arrays.val_set, to_tensor, comm)
 
     state = {"last_ckpt": time.time(), "done": done_before}
 
-    def on_iteration(i, x, fit_sums, val_sums, intr):
+    def on_iteration(i, fit_sums, val_sums, intr):
         epoch = fitted.epoch + done_before + i
         vloss = loss_from_sums(val_sums if val_sums is not None else fit_sums, weights)
         if vloss < best["loss"]:
             best.update(loss=float(vloss), epoch=epoch, params=model.get_params())
         tr, va = sums_to_rmse(fit_sums), (sums_to_rmse(val_sums) if val_sums is not None else {})
-        history.append({"epoch": epoch, "lr": None, "stage": "lbfgs", "val_loss": float(vloss),
-                        "train_energy_rmse_meV_atom": tr["energy_rmse_meV_atom"],
-                        "train_force_rmse_eV_A": tr["force_rmse_eV_A"],
-                        "val_energy_rmse_meV_atom": va.get("energy_rmse_meV_atom"),
-                        "val_force_rmse_eV_A": va.get("force_rmse_eV_A")})
+        history.append(history_entry(epoch, None, vloss, tr, va, stage="lbfgs"))
         state["done"] = done_before + i
         if time.time() - state["last_ckpt"] > 60 or intr.flag:
             checkpoint()
@@ -1056,7 +1057,7 @@ def refine_lbfgs(model, arrays, fitted, cfg, ckpt, meta_base, resume_state, comm
     with _Interrupt() as intr:
         done, reason = lbfgs.refine(model, arrays.fit_set, to_tensor, validate, remaining,
                                     stage_seconds(tcfg, "lbfgs"), comm,
-                                    lambda i, x, f, v: on_iteration(i, x, f, v, intr))
+                                    lambda i, f, v: on_iteration(i, f, v, intr))
     checkpoint()
     log(f"L-BFGS: {done} iterations ({reason}); best validation loss {best['loss']:.6g} at epoch {best['epoch']}")
     if reason == "interrupted":
