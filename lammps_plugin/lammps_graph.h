@@ -44,14 +44,20 @@ inline void graph_from_list(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom
 // the bond cutoff now was farther than bond cutoff + skin at the build.
 class BondLists {
  public:
-  // `build` counts the list's builds (Neighbor::ncalls): the rows are cut
-  // again only when it changes.
+  // The rows are cut again whenever LAMMPS may have rebuilt its lists: at a
+  // run's or minimisation's setup (`setup`: Update::setupflag), which
+  // re-sorts and re-ghosts the atoms, rebuilds the lists and then zeroes
+  // Neighbor::ncalls, so the build counter alone can repeat across runs; and
+  // when the counter (`build`: Neighbor::ncalls) or the step of the last build
+  // (`build_step`: Neighbor::lastcall) changed since the last cut.
   void attach(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom *atom, const LAMMPS_NS::NeighList *list,
-              LAMMPS_NS::bigint build, double cutoff)
+              bool setup, LAMMPS_NS::bigint build, LAMMPS_NS::bigint build_step, double cutoff)
   {
     const int inum = list->inum;
-    if (build != build_ || (int) start_.size() != inum + 1) cut(atom, list, cutoff);
+    if (setup || build != build_ || build_step != build_step_ || (int) start_.size() != inum + 1)
+      cut(atom, list, cutoff);
     build_ = build;
+    build_step_ = build_step;
     graph.use_bond_lists();
     for (int ii = 0; ii < inum; ++ii)
       graph.set_bond_list(list->ilist[ii], entries_.data() + start_[ii], start_[ii + 1] - start_[ii]);
@@ -77,7 +83,7 @@ class BondLists {
     }
     start_[list->inum] = (int) entries_.size();
   }
-  LAMMPS_NS::bigint build_ = -1;
+  LAMMPS_NS::bigint build_ = -1, build_step_ = -1;
   std::vector<int> start_, entries_;    // [local list index] first entry; masked neighbours
 };
 

@@ -246,6 +246,44 @@ def test_nve_energy_conservation(si_repulsive_potential, tmp_path):
     assert np.ptp(e_per_atom) < 1e-3  # and no jumps
 
 
+def test_consecutive_runs_use_current_bond_lists(si_repulsive_potential):
+    """A run's setup re-sorts and re-ghosts the atoms and rebuilds the lists,
+    then zeroes LAMMPS's build counter. The plugin's bond lists (cut once per
+    build) must follow: a stale cut once gave 0.2 eV/atom at a second run's
+    first step, and wrong forces until the next build."""
+    lmp = open_lammps()
+    lmp.commands_string(f"""
+        units metal
+        lattice diamond 5.43
+        region box block 0 4 0 4 0 4
+        create_box 1 box
+        create_atoms 1 box
+        mass 1 28.0855
+        pair_style tinynet
+        pair_coeff * * {si_repulsive_potential} Si
+        neighbor 1.0 bin
+        neigh_modify every 1 delay 0 check yes
+        velocity all create 600 4928 mom yes rot yes dist gaussian
+        timestep 0.001
+        fix integrate all nve
+        thermo_style custom step pe etotal
+        run 1
+    """)
+    for _ in range(3):
+        # a short run without setup and (at 600 K) without a list build ...
+        lmp.command("run 12 pre no post no")
+        pe_end, etotal_end = lmp.get_thermo("pe"), lmp.get_thermo("etotal")
+        # ... then a full setup on the same positions
+        assert energy(lmp) == pytest.approx(pe_end, rel=1e-12)
+        assert lmp.get_thermo("etotal") == pytest.approx(etotal_end, rel=1e-12)
+        atoms = to_ase(lmp)
+        atoms.calc = TinyNetCalculator(si_repulsive_potential)
+        assert atoms.get_potential_energy() == pytest.approx(pe_end, rel=1e-12)
+        f_lmp = by_id(lmp, "f")
+        assert np.abs(atoms.get_forces() - f_lmp).max() < 1e-10 * np.abs(f_lmp).max()
+    lmp.close()
+
+
 # ---------------------------------------------------------------- bad input
 
 
