@@ -72,25 +72,29 @@ void Environment::add_listed(double cutsq, double &min_sq, double &sum_sq)
   double *__restrict rl = rel.data(), *__restrict ds = dist.data();
   double lo = min_sq, sum = sum_sq;
   int n = n_;
+  const int first = n;
   for (int k = 0; k < count; ++k) {
     const int j = row[k] & mask;
     const int sj = graph_species[j];
-    if (j == i || sj < 0 || local_of[j] >= 0) continue;
+    if (j == i || sj < 0 || local_of[j] >= 0) continue;    // never, from LAMMPS
     const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
     const double rsq = dx * dx + dy * dy + dz * dz;
     lo = std::min(lo, rsq);
     sum += rsq;
-    if (rsq < cutsq) {
-      local_of[j] = n;
-      nodes[n] = j;
-      sp[n] = sj;
-      rl[3 * n] = dx;
-      rl[3 * n + 1] = dy;
-      rl[3 * n + 2] = dz;
-      ds[n] = std::sqrt(rsq);
-      ++n;
-    }
+    // Written always, kept if inside: LAMMPS lists come in bin order, so a
+    // branch on the distance is a coin toss (~40 % of the 5 A + skin list is
+    // outside 5 A) and its mispredictions cost more than the stores.
+    const bool inside = rsq < cutsq;
+    local_of[j] = inside ? n : -1;
+    nodes[n] = j;
+    sp[n] = sj;
+    rl[3 * n] = dx;
+    rl[3 * n + 1] = dy;
+    rl[3 * n + 2] = dz;
+    ds[n] = rsq;
+    n += inside;
   }
+  for (int k = first; k < n; ++k) ds[k] = std::sqrt(ds[k]);    // one vector pass
   n_ = n;
   min_sq = lo;
   sum_sq = sum;
