@@ -105,6 +105,35 @@ def test_invariance(case):
         assert np.all(np.abs(got - expected) <= 1e-12 * scale)
 
 
+WALKING_CASES = [case for case in CASE_IDS if "bond_cutoff" in BLOCK_CASES[case]]
+
+
+@pytest.mark.parametrize("case", WALKING_CASES)
+def test_bond_ring_size_changes_nothing(case):
+    """The walks' bond rows live in a ring that drops old rows and grows when
+    one centre's rows do not fit (hopping.h): with a ring of 8 slots, rows are
+    dropped and computed again all the time and the ring grows during the
+    first centres; with 100 slots it drops rows without growing; features
+    and Jacobian stay bit-identical."""
+    atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat(3)
+    atoms.symbols[np.random.default_rng(0).choice(len(atoms), 60, replace=False)] = "Ge"
+    atoms.rattle(0.1, seed=4)
+    descriptor = descriptor_of(case)
+    results = []
+    try:
+        for slots in (8, 100, 16384):
+            _core.set_bond_ring_slots(slots)
+            results.append(descriptors.compute(atoms, descriptor, SIGE, jacobian=True))
+    finally:
+        _core.set_bond_ring_slots(16384)
+    *small, default = results
+    assert np.abs(default["features"]).max() > 0
+    for result in small:
+        for key, value in default.items():
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(result[key], value), key
+
+
 # ------------------------------------------------------------ LAMMPS physics
 
 

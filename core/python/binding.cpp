@@ -2,6 +2,7 @@
 // descriptor math (no second copy in TensorFlow). tinynet/descriptors.py builds
 // the neighbour graph (atoms + periodic images) with ASE and calls these.
 #include "tinynet/potential.h"
+#include "tinynet/hopping.h"
 #include "tinynet/ldos_model.h"
 
 #include <pybind11/numpy.h>
@@ -176,6 +177,10 @@ template <class T> T translate_errors(const std::function<T()> &fn)
 PYBIND11_MODULE(_core, m)
 {
   m.doc() = "tinynet descriptor core (C++), shared with pair_style tinynet";
+  // For tests: the ring of bond rows of descriptors made from now on (hopping.h).
+  m.def(
+      "set_bond_ring_slots", [](size_t slots) { BondTable::initial_slots = std::max<size_t>(slots, 1); },
+      py::arg("slots"));
 
   py::class_<GraphInput>(m, "Graph")
       .def(py::init<RealArray, IntArray, IntArray, IntArray, IntArray>(), py::arg("positions"),

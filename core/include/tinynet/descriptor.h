@@ -29,21 +29,6 @@ inline double cutoff_fn_deriv(double x)
   return x2 * (-30.0 + x * (60.0 - 30.0 * x));
 }
 
-// Bonds (r < bond cutoff) of the nodes, with the hopping of each decay
-// channel and its radial derivative. A node's row is computed the first time
-// a walk reaches it in a step, then shared by all centres (each bond lies in
-// many neighbourhoods); far ghost atoms that no walk reaches cost nothing.
-// Rows are appended compactly; capacity is kept from step to step.
-struct BondTable {
-  std::vector<int> row_start;     // per node: first slot, -1 until computed this step
-  std::vector<int> row_count;     // per node: bonds in the row
-  int n_slots = 0;                // slots in use this step (the vectors below may be longer)
-  std::vector<int> partner;       // per slot
-  std::vector<double> unit;       // [slot][3], from node to partner
-  std::vector<double> length;     // [slot]
-  std::vector<double> hop, dhop;  // [slot][channel]
-};
-
 // The real-space neighbourhood of one centre: node 0 is the centre itself.
 // It holds the centre's neighbours within the list cutoff; blocks that walk
 // the bond graph add the further nodes they reach.

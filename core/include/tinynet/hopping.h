@@ -83,42 +83,134 @@ class Hopping {
   double max_rb_ = 0.0;
 };
 
-// Forget last step's rows (capacity is kept).
-inline void reset_bond_table(BondTable &t, const NeighborGraph &graph)
-{
-  t.row_start.assign(graph.n_nodes, -1);
-  t.row_count.resize(graph.n_nodes);
-  t.n_slots = 0;
-}
+// Bonds (r < bond cutoff) of the nodes, with the hopping of each decay
+// channel and its radial derivative. A node's row is computed the first time
+// a walk reaches it in a step, then shared by the centres whose walks reach
+// it (each bond lies in many neighbourhoods); far ghost atoms that no walk
+// reaches cost nothing.
+//
+// Rows live in a ring of slots, not in one table for the whole step: the
+// centres whose walks share a row are close in space, and hosts that keep
+// atoms sorted in space (LAMMPS) visit them close together, so a ring that
+// holds the rows of a few layers of atoms serves them all (a whole-step table
+// was 23 MB of the 60 MB LAMMPS reported at 64 000 Si atoms). A row the ring
+// has dropped is computed again, with the same values. The ring doubles at
+// the next step when more than 1 row in 20 was computed twice, so an unsorted
+// host ends up with a whole-step table, as before.
+class BondTable {
+ public:
+  // Per slot. A row is contiguous; walks keep slot indices of this centre's
+  // rows until its backprop, so rows reached by the current centre are never
+  // overwritten (row() reports that the ring is too small instead).
+  std::vector<int> partner;
+  std::vector<double> unit;       // [slot][3], from node to partner
+  std::vector<double> length;     // [slot]
+  std::vector<double> hop, dhop;  // [slot][channel]
+
+  // Slots of a new table's ring (tests make it tiny, to drop rows all the time).
+  inline static size_t initial_slots = 16384;    // ~1 MB with two channels
+
+  // Once per step: forget last step's rows; grow the ring if it dropped too many.
+  void begin_step(const NeighborGraph &graph, int n_channels)
+  {
+    if (recomputed_ * 20 > computed_ + 20) capacity_ = 2 * capacity_;
+    computed_ = recomputed_ = 0;
+    if (row_pos_.size() < (size_t) graph.n_nodes) {
+      row_pos_.resize(graph.n_nodes, -1);
+      row_count_.resize(graph.n_nodes, 0);
+    }
+    step_begin_ = head_;
+    allocate(n_channels);
+  }
+  // Before each centre's walk: no row is in use.
+  void begin_centre() { oldest_in_use_ = head_; }
+  // The ring cannot hold one centre's rows together: double it and drop
+  // every row (the walk then starts again).
+  void grow()
+  {
+    capacity_ = 2 * capacity_;
+    step_begin_ = head_;
+    allocate(n_channels_);
+    begin_centre();
+  }
+  // Node u's row: its first slot and its length, computed if the ring does not
+  // hold it. False if computing it would overwrite a row this centre uses.
+  bool row(const NeighborGraph &graph, const Hopping &hopping, int u, int &first, int &count)
+  {
+    const long long pos = row_pos_[u];
+    if (pos >= step_begin_ && pos >= written_ - (long long) capacity_) {
+      oldest_in_use_ = std::min(oldest_in_use_, pos);
+      first = (int) (pos % (long long) capacity_);
+      count = row_count_[u];
+      return true;
+    }
+    if (pos >= step_begin_) ++recomputed_;
+    ++computed_;
+    // A row never wraps around the end of the ring: skip to its start.
+    int n_listed = 0;
+    graph.bond_row(u, n_listed);
+    if (n_listed > (int) capacity_) return false;
+    long long start = head_;
+    const long long offset = start % (long long) capacity_;
+    if (offset + n_listed > (long long) capacity_) start += (long long) capacity_ - offset;
+    if (start + n_listed - (long long) capacity_ > oldest_in_use_) return false;
+    first = (int) (start % (long long) capacity_);
+    count = fill(graph, hopping, u, first);
+    row_pos_[u] = start;
+    row_count_[u] = count;
+    head_ = start + count;
+    written_ = std::max(written_, start + n_listed);
+    oldest_in_use_ = std::min(oldest_in_use_, start);
+    return true;
+  }
+  double memory_bytes() const
+  {
+    return (double) row_pos_.capacity() * sizeof(long long) + (double) row_count_.capacity() * sizeof(int) +
+        (double) partner.capacity() * sizeof(int) +
+        (double) (unit.capacity() + length.capacity() + hop.capacity() + dhop.capacity()) * sizeof(double);
+  }
+
+ private:
+  void allocate(int n_channels)
+  {
+    if (partner.size() == capacity_ && n_channels == n_channels_) return;
+    n_channels_ = n_channels;
+    partner.resize(capacity_);
+    unit.resize(3 * capacity_);
+    length.resize(capacity_);
+    hop.resize(capacity_ * n_channels);
+    dhop.resize(capacity_ * n_channels);
+    head_ = step_begin_ = written_ = (written_ / (long long) capacity_ + 1) * (long long) capacity_;    // old rows unreachable
+  }
+  int fill(const NeighborGraph &graph, const Hopping &hopping, int u, int first);
+
+  size_t capacity_ = initial_slots;    // slots; doubles as needed
+  int n_channels_ = 0;
+  std::vector<long long> row_pos_;    // per node: ring position of its row (monotone), -1 never
+  std::vector<int> row_count_;
+  // Ring positions only grow: the next row starts at head_; fill() writes a
+  // slot for every listed neighbour, so slots up to written_ (beyond head_)
+  // were overwritten too: a row is intact if it starts at or after
+  // written_ - capacity_.
+  long long head_ = 0, written_ = 0, step_begin_ = 0, oldest_in_use_ = 0;
+  long long computed_ = 0, recomputed_ = 0;    // rows computed this step, of them again
+};
 
 // The bonds of node u (partners with a species this model handles, closer
 // than the bond cutoff of their species pair, which is 0 for a pair that is
-// never bonded), appended to the table.
-inline void fill_bond_row(BondTable &t, const NeighborGraph &graph, const Hopping &hopping, int u)
+// never bonded), written from slot `first` on (room for every listed
+// neighbour is there); returns their number.
+inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, int u, int first)
 {
   const int nc = hopping.n_channels();
-  const int first = t.n_slots;
   const int su = graph.species[u];
-  t.row_start[u] = first;
-  t.row_count[u] = 0;
-  if (su < 0) return;
+  if (su < 0) return 0;
   // The bond list where the host gives one (a centre's full list is ~3x longer).
   int n_listed = 0;
   const int *listed = graph.bond_row(u, n_listed);
-  // Room for every listed neighbour, then plain stores (a push_back per value
-  // was an out-of-line call: ~0.9k instructions an atom-step, callgrind).
-  const size_t need = (size_t) first + n_listed;
-  if (t.partner.size() < need) {
-    const size_t slots = 2 * need;
-    t.partner.resize(slots);
-    t.unit.resize(3 * slots);
-    t.length.resize(slots);
-    t.hop.resize(slots * nc);
-    t.dhop.resize(slots * nc);
-  }
-  int *__restrict partner = t.partner.data();
-  double *__restrict unit = t.unit.data(), *__restrict length = t.length.data();
-  double *__restrict hop = t.hop.data(), *__restrict dhop = t.dhop.data();
+  int *__restrict partner_ = partner.data();
+  double *__restrict unit_ = unit.data(), *__restrict length_ = length.data();
+  double *__restrict hop_ = hop.data(), *__restrict dhop_ = dhop.data();
   const double *rbsq = hopping.rbsq_row(su);    // by the partner's species
   const int pair_row = hopping.pair(su, 0);
   const double *xu = graph.x + 3 * u;
@@ -132,19 +224,19 @@ inline void fill_bond_row(BondTable &t, const NeighborGraph &graph, const Hoppin
     const double rsq = dx * dx + dy * dy + dz * dz;
     // Written always, kept if bonded: which of the ~16 listed are the bonds
     // is unpredictable in list order (a branch here mispredicted ~5 times a row).
-    partner[n] = v;
-    unit[3 * (size_t) n] = dx;
-    unit[3 * (size_t) n + 1] = dy;
-    unit[3 * (size_t) n + 2] = dz;
-    length[n] = rsq;
+    partner_[n] = v;
+    unit_[3 * (size_t) n] = dx;
+    unit_[3 * (size_t) n + 1] = dy;
+    unit_[3 * (size_t) n + 2] = dz;
+    length_[n] = rsq;
     n += rsq < rbsq[sv];
   }
   for (int b = first; b < n; ++b) {
-    const double r = std::sqrt(length[b]), inv = 1.0 / r;
-    length[b] = r;
-    unit[3 * (size_t) b] *= inv;
-    unit[3 * (size_t) b + 1] *= inv;
-    unit[3 * (size_t) b + 2] *= inv;
+    const double r = std::sqrt(length_[b]), inv = 1.0 / r;
+    length_[b] = r;
+    unit_[3 * (size_t) b] *= inv;
+    unit_[3 * (size_t) b + 1] *= inv;
+    unit_[3 * (size_t) b + 2] *= inv;
   }
   // The hoppings four bonds at a time (a short group repeats its last bond).
   for (int b0 = first; b0 < n; b0 += 4) {
@@ -153,34 +245,20 @@ inline void fill_bond_row(BondTable &t, const NeighborGraph &graph, const Hoppin
     double r[4];
     for (int lane = 0; lane < 4; ++lane) {
       const int b = b0 + std::min(lane, m - 1);
-      p[lane] = pair_row + graph.species[partner[b]];
-      r[lane] = length[b];
+      p[lane] = pair_row + graph.species[partner_[b]];
+      r[lane] = length_[b];
     }
     const Hopping::Four bonds = hopping.four(p, r);
     for (int c = 0; c < nc; ++c) {
       Vec4d h, dh;
       hopping.channel(bonds, c, h, dh);
       for (int lane = 0; lane < m; ++lane) {
-        hop[(size_t) (b0 + lane) * nc + c] = h[lane];
-        dhop[(size_t) (b0 + lane) * nc + c] = dh[lane];
+        hop_[(size_t) (b0 + lane) * nc + c] = h[lane];
+        dhop_[(size_t) (b0 + lane) * nc + c] = dh[lane];
       }
     }
   }
-  t.row_count[u] = n - first;
-  t.n_slots = n;
-}
-
-// u's bond row, filled the first time u is reached in a step (the test
-// inline: most calls find the row there, and a call cost ~90 instructions).
-inline void ensure_bond_row(BondTable &t, const NeighborGraph &graph, const Hopping &hopping, int u)
-{
-  if (t.row_start[u] < 0) fill_bond_row(t, graph, hopping, u);
-}
-
-inline double bond_table_bytes(const BondTable &t)
-{
-  return (double) (t.row_start.capacity() + t.row_count.capacity() + t.partner.capacity()) * sizeof(int) +
-      (double) (t.unit.capacity() + t.length.capacity() + t.hop.capacity() + t.dhop.capacity()) * sizeof(double);
+  return n - first;
 }
 
 }    // namespace tinynet

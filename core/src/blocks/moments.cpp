@@ -25,12 +25,18 @@ MomentsBlock::MomentsBlock(int n_max, Hopping hopping) :
 void MomentsBlock::prepare(const NeighborGraph &graph)
 {
   graph_ = &graph;
-  reset_bond_table(bonds_, graph);
+  bonds_.begin_step(graph, hopping_.n_channels());
 }
 
-double MomentsBlock::memory_bytes() const { return bond_table_bytes(bonds_); }
+double MomentsBlock::memory_bytes() const { return bonds_.memory_bytes(); }
 
+// (the ring of bond rows may be too small for one centre's rows: it grows and the walk starts again)
 void MomentsBlock::walk(Environment &env)
+{
+  while (!walk_once(env)) bonds_.grow();
+}
+
+bool MomentsBlock::walk_once(Environment &env)
 {
   // Breadth-first walk over bonds from the centre, out to depth floor(n_max/2):
   // a returning path of n hops never gets further than that. Record each edge
@@ -39,6 +45,7 @@ void MomentsBlock::walk(Environment &env)
   // Nodes beyond the centre's list are added to the environment as reached.
   // Scratch only grows; counts n_walk_, n_edge_ (no push_back: measured,
   // its capacity checks through the members cost ~0.5k instructions an atom-step).
+  bonds_.begin_centre();
   const int n_env = env.size();
   if ((int) depth_of_env.size() < n_env) {
     depth_of_env.resize(2 * n_env);
@@ -63,8 +70,9 @@ void MomentsBlock::walk(Environment &env)
     const int pe = walk_env[p], d = depth_of_env[pe];
     if (d == depth_ && !odd_top) break;    // the walk is in depth order
     const int node = env.node[pe];
-    ensure_bond_row(bonds_, *graph_, hopping_, node);
-    const int begin = bonds_.row_start[node], end = begin + bonds_.row_count[node];
+    int begin = 0, count = 0;
+    if (!bonds_.row(*graph_, hopping_, node, begin, count)) return false;
+    const int end = begin + count;
     // room for every bond of the row as a new node and an edge
     const size_t most_walk = (size_t) n_walk + (end - begin), most_edge = (size_t) n_edge + (end - begin);
     if (walk_env.size() < most_walk) {
@@ -113,6 +121,7 @@ void MomentsBlock::walk(Environment &env)
     edge_end_[d] = std::max(edge_end_[d], edge_end_[d - 1]);
     node_end_[d] = std::max(node_end_[d], node_end_[d - 1]);
   }
+  return true;
 }
 
 void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,

@@ -27,7 +27,7 @@ SimpleCyclesBlock::SimpleCyclesBlock(int n_max, Hopping hopping) :
 void SimpleCyclesBlock::prepare(const NeighborGraph &graph)
 {
   graph_ = &graph;
-  reset_bond_table(bonds_, graph);
+  bonds_.begin_step(graph, hopping_.n_channels());
 }
 
 double SimpleCyclesBlock::memory_bytes() const
@@ -37,7 +37,7 @@ double SimpleCyclesBlock::memory_bytes() const
       adj_node.capacity() + adj_edge.capacity() + adj_fill.capacity() + centre_edge.capacity();
   const size_t doubles = edge_unit.capacity() + edge_h.capacity() + edge_dh.capacity() +
       prefix_.capacity() + suffix_.capacity() + dG_dr.capacity();
-  return bond_table_bytes(bonds_) + (double) ints * sizeof(int) + (double) doubles * sizeof(double) +
+  return bonds_.memory_bytes() + (double) ints * sizeof(int) + (double) doubles * sizeof(double) +
       (double) on_path.capacity();
 }
 
@@ -49,44 +49,9 @@ double SimpleCyclesBlock::memory_bytes() const
 // they are reached.
 void SimpleCyclesBlock::walk_bonds(Environment &env)
 {
-  const int depth = n_max_ / 2;
-  const bool odd_top = (n_max_ % 2) == 1;
-  env_walk.assign(env.size(), -1);
-  env_walk[0] = 0;
-  walk_env.assign(1, 0);
-  walk_species.assign(1, env.species[0]);
-  walk_dist.assign(1, 0);
-  edge_p.clear();
-  edge_q.clear();
-  edge_bond.clear();
-  for (int p = 0; p < (int) walk_env.size(); ++p) {
-    const int d = walk_dist[p];
-    if (d == depth && !odd_top) break;    // the walk is in depth order
-    const int node = env.node[walk_env[p]];
-    ensure_bond_row(bonds_, *graph_, hopping_, node);
-    const int begin = bonds_.row_start[node], end = begin + bonds_.row_count[node];
-    for (int b = begin; b < end; ++b) {
-      int qe = env.index_of(bonds_.partner[b]);
-      int q = qe < 0 ? -1 : env_walk[qe];
-      if (q < 0) {
-        if (d == depth) continue;    // beyond the deepest shell
-        if (qe < 0) {
-          qe = env.find_or_add(bonds_.partner[b]);
-          env_walk.resize(env.size(), -1);
-        }
-        q = env_walk[qe] = (int) walk_env.size();
-        walk_env.push_back(qe);
-        walk_species.push_back(env.species[qe]);
-        walk_dist.push_back(d + 1);
-      }
-      const int dq = walk_dist[q];
-      if (dq == d + 1 || (dq == d && p < q)) {
-        edge_p.push_back(p);
-        edge_q.push_back(q);
-        edge_bond.push_back(b);
-      }
-    }
-  }
+  // (the ring of bond rows may be too small for one centre's rows: it grows
+  // and the walk starts again)
+  while (!walk_edges(env)) bonds_.grow();
 
   // The edges' bond data, contiguous for the search.
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size();
@@ -129,6 +94,51 @@ void SimpleCyclesBlock::walk_bonds(Environment &env)
     }
     if (edge_p[e] == 0) centre_edge[edge_q[e]] = e;
   }
+}
+
+bool SimpleCyclesBlock::walk_edges(Environment &env)
+{
+  bonds_.begin_centre();
+  const int depth = n_max_ / 2;
+  const bool odd_top = (n_max_ % 2) == 1;
+  env_walk.assign(env.size(), -1);
+  env_walk[0] = 0;
+  walk_env.assign(1, 0);
+  walk_species.assign(1, env.species[0]);
+  walk_dist.assign(1, 0);
+  edge_p.clear();
+  edge_q.clear();
+  edge_bond.clear();
+  for (int p = 0; p < (int) walk_env.size(); ++p) {
+    const int d = walk_dist[p];
+    if (d == depth && !odd_top) break;    // the walk is in depth order
+    const int node = env.node[walk_env[p]];
+    int begin = 0, count = 0;
+    if (!bonds_.row(*graph_, hopping_, node, begin, count)) return false;
+    const int end = begin + count;
+    for (int b = begin; b < end; ++b) {
+      int qe = env.index_of(bonds_.partner[b]);
+      int q = qe < 0 ? -1 : env_walk[qe];
+      if (q < 0) {
+        if (d == depth) continue;    // beyond the deepest shell
+        if (qe < 0) {
+          qe = env.find_or_add(bonds_.partner[b]);
+          env_walk.resize(env.size(), -1);
+        }
+        q = env_walk[qe] = (int) walk_env.size();
+        walk_env.push_back(qe);
+        walk_species.push_back(env.species[qe]);
+        walk_dist.push_back(d + 1);
+      }
+      const int dq = walk_dist[q];
+      if (dq == d + 1 || (dq == d && p < q)) {
+        edge_p.push_back(p);
+        edge_q.push_back(q);
+        edge_bond.push_back(b);
+      }
+    }
+  }
+  return true;
 }
 
 void SimpleCyclesBlock::compute(Environment &env, double *features)

@@ -38,6 +38,7 @@ class MomentsBlock : public DescriptorBlock {
   // recording each edge once (to the next shell, and within a shell for odd
   // moments); fills walk_env, walk_species, edge_p/q/bond.
   void walk(Environment &env);
+  bool walk_once(Environment &env);    // false: the bond ring was too small
   // Each edge's dE/d(bond length) and dE/d(unit vector) into node gradients.
   void project_edge_gradients(Environment &env, const double *dE_dr, const double *dE_dunit) const;
   int feature_index(int n, int c, int s) const

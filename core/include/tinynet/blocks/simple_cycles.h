@@ -42,6 +42,7 @@ class SimpleCyclesBlock : public DescriptorBlock {
 
  private:
   void walk_bonds(Environment &env);    // breadth-first: nodes, distances, edges
+  bool walk_edges(Environment &env);    // its search; false: the bond ring was too small
   void search(int u, int t);            // depth-first from path node p_t = u
   void close_cycle(int t, int last_edge);
   [[noreturn]] void too_many_paths(const Environment &env) const;
