@@ -8,6 +8,7 @@
 
 #include "tinynet/graph.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -36,55 +37,59 @@ inline void graph_from_list(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom
   }
 }
 
-// The bond walk's lists (NeighborGraph::bond_list): the local atoms' rows of
-// a full list cut down to `cutoff` (bond cutoff + skin) at each neighbour-list
-// build and kept until the next; the ghosts' rows as they are (LAMMPS builds
-// them to that cutoff already). Valid between builds exactly as LAMMPS's own
-// lists are: atoms move less than half the skin each, so no pair closer than
-// the bond cutoff now was farther than bond cutoff + skin at the build.
+// The bond walk's lists (NeighborGraph::bond_list): at each neighbour-list
+// build, every local atom's row of the full list is reordered in place so
+// that the neighbours within `cutoff` (bond cutoff + skin) come first, and the
+// walk reads that prefix; the ghosts' rows as they are (LAMMPS builds them to
+// that cutoff already). No copy: the order within a row means nothing to any
+// other user of the list. Valid between builds exactly as LAMMPS's own lists
+// are: atoms move less than half the skin each, so no pair closer than the
+// bond cutoff now was farther than bond cutoff + skin at the build.
 class BondLists {
  public:
-  // The rows are cut again whenever LAMMPS may have rebuilt its lists: at a
-  // run's or minimisation's setup (`setup`: Update::setupflag), which
-  // re-sorts and re-ghosts the atoms, rebuilds the lists and then zeroes
-  // Neighbor::ncalls, so the build counter alone can repeat across runs; and
-  // when the counter (`build`: Neighbor::ncalls) or the step of the last build
-  // (`build_step`: Neighbor::lastcall) changed since the last cut.
+  // `built`: LAMMPS built its lists this step (Neighbor::ago == 0; the
+  // positions are the build's). Not Neighbor::ncalls: a run's setup rebuilds
+  // the lists after re-sorting and re-ghosting the atoms and then zeroes that
+  // counter, so it can repeat across runs.
   void attach(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom *atom, const LAMMPS_NS::NeighList *list,
-              bool setup, LAMMPS_NS::bigint build, LAMMPS_NS::bigint build_step, double cutoff)
+              bool built, double cutoff)
   {
     const int inum = list->inum;
-    if (setup || build != build_ || build_step != build_step_ || (int) start_.size() != inum + 1)
-      cut(atom, list, cutoff);
-    build_ = build;
-    build_step_ = build_step;
+    if (built || (int) bonded_.size() != inum) partition(atom, list, cutoff);
     graph.use_bond_lists();
-    for (int ii = 0; ii < inum; ++ii)
-      graph.set_bond_list(list->ilist[ii], entries_.data() + start_[ii], start_[ii + 1] - start_[ii]);
+    for (int ii = 0; ii < inum; ++ii) {
+      const int i = list->ilist[ii];
+      graph.set_bond_list(i, list->firstneigh[i], bonded_[ii]);
+    }
   }
-  double memory_bytes() const { return (double) (start_.capacity() + entries_.capacity()) * sizeof(int); }
+  double memory_bytes() const { return (double) (bonded_.capacity() + far_.capacity()) * sizeof(int); }
 
  private:
-  void cut(const LAMMPS_NS::Atom *atom, const LAMMPS_NS::NeighList *list, double cutoff)
+  void partition(const LAMMPS_NS::Atom *atom, const LAMMPS_NS::NeighList *list, double cutoff)
   {
     const double cutsq = cutoff * cutoff;
     double **x = atom->x;
-    start_.resize(list->inum + 1);
-    entries_.clear();
+    bonded_.resize(list->inum);
     for (int ii = 0; ii < list->inum; ++ii) {
       const int i = list->ilist[ii];
-      start_[ii] = (int) entries_.size();
-      const int *row = list->firstneigh[i];
-      for (int k = 0; k < list->numneigh[i]; ++k) {
+      // (stable: both parts keep LAMMPS's order, which follows the bins and
+      // so the atoms' order in memory; a swapping partition measured 4 % slower)
+      int *row = list->firstneigh[i];
+      const int n = list->numneigh[i];
+      int front = 0;
+      far_.clear();
+      for (int k = 0; k < n; ++k) {
         const int j = row[k] & NEIGHMASK;
         const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-        if (dx * dx + dy * dy + dz * dz < cutsq) entries_.push_back(row[k]);
+        if (dx * dx + dy * dy + dz * dz < cutsq) row[front++] = row[k];
+        else far_.push_back(row[k]);
       }
+      std::copy(far_.begin(), far_.end(), row + front);
+      bonded_[ii] = front;
     }
-    start_[list->inum] = (int) entries_.size();
   }
-  LAMMPS_NS::bigint build_ = -1, build_step_ = -1;
-  std::vector<int> start_, entries_;    // [local list index] first entry; masked neighbours
+  std::vector<int> bonded_;    // [local list index] entries of the row within the cutoff
+  std::vector<int> far_;       // scratch: one row's entries beyond it
 };
 
 // LAMMPS type -> element index from "El1 El2 ..." (one per type, NULL for

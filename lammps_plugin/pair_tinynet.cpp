@@ -165,8 +165,7 @@ void PairTinyNet::compute(int eflag, int vflag)
   tinynet_lammps::set_node_species(atom, element_of_type, node_species);
   tinynet_lammps::graph_from_list(graph, atom, list, node_species);
   const double bond_cutoff = potential->descriptor.bond_cutoff();
-  if (bond_cutoff > 0.0) bond_lists.attach(graph, atom, list, update->setupflag != 0, neighbor->ncalls, neighbor->lastcall,
-                      bond_cutoff + neighbor->skin);
+  if (bond_cutoff > 0.0) bond_lists.attach(graph, atom, list, neighbor->ago == 0, bond_cutoff + neighbor->skin);
 
   tinynet::EvalOutput out;
   out.force = nall > 0 ? &atom->f[0][0] : nullptr;

@@ -38,7 +38,7 @@ class PairTinyNet : public Pair {
   std::unique_ptr<tinynet::Potential> potential;
   std::vector<int> element_of_type;    // LAMMPS type -> element index, -1 for NULL
   tinynet::NeighborGraph graph;
-  tinynet_lammps::BondLists bond_lists;    // the locals' lists cut to the bond cutoff + skin
+  tinynet_lammps::BondLists bond_lists;    // the locals' rows: bond partners first
   std::vector<int> node_species;
 
   Extrapolation extrapolation = Extrapolation::WARN;
