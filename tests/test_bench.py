@@ -37,8 +37,14 @@ Loop time of 0.5 on 2 procs for 1 steps with 800 atoms
 @BENCH steps 10
 @BENCH phase timed 0
 Per MPI rank memory allocation (min/avg/max) = 3.5 | 3.6 | 4.25 Mbytes
+   Step          Temp          PotEng         TotEng         Press
+         2   597.25249     -43360.696     -42743.165      28698.823
+        12   314.27512     -43067.63      -42742.684      30531.651
 Loop time of 0.2 on 2 procs for 10 steps with 800 atoms
 @BENCH phase timed 1
+   Step          Temp          PotEng         TotEng         Press
+        12   314.27512     -43067.63      -42742.684      30531.651
+        22   300.5         -43050.0       -42742.6        -2238.9721
 Loop time of 0.3 on 2 procs for 10 steps with 800 atoms
 Pair    | 0.25       | 0.26       | 0.27       |   0.5 | 86.67
 Other   |            | 0.001      |            |       |  0.33
@@ -51,6 +57,23 @@ WARNING: something
     assert out["lammps_version"] == "22 Jul 2025 - Update 4"
     assert out["breakdown_percent"] == {"pair": 86.67, "other": 0.33}
     assert out["warnings"] == ["WARNING: something"] and out["errors"] == []
+    thermo = out["thermo_timed"]
+    assert len(thermo) == 4 and thermo[0][:2] == (2, 597.25249) and thermo[-1][3] == -42742.6
+
+
+def _nve_row(drift, style="tinynet"):
+    return {"status": "ok", "style": style, "atoms": 8000, "system": "Si diamond 8000", "ranks": 1,
+            "potential": None, "nve_energy_drift_ev_per_atom": drift}
+
+
+def test_nve_check_fails_a_run_that_heats_up():
+    """The bench checks every tinynet run's total energy: a run whose dynamics
+    are wrong (the stale-list bug: +0.69 eV/atom over the timed runs) is a
+    FAIL next to the timings, not a plausible number."""
+    verdicts = {row[2] for row in bench.targets([_nve_row(2e-5)]) if row[0].startswith("NVE")}
+    assert verdicts == {"PASS"}
+    verdicts = {row[2] for row in bench.targets([_nve_row(0.69)]) if row[0].startswith("NVE")}
+    assert verdicts == {"FAIL"}
 
 
 def test_missing_potential_is_reported_not_fatal(tmp_path, capsys):
@@ -96,6 +119,9 @@ def test_tiny_benchmark(tmp_path, capsys, monkeypatch):
         assert r["ns_per_day"] == pytest.approx(86400 / step_s * 1e-6)
         assert r["memory_mb_per_rank"] > 0 and r["max_rss_mb"] > 0
         assert all(math.isfinite(x) for x in per)
+        # NVE at 600 K (tethered): the total energy holds over the timed runs
+        assert abs(r["nve_energy_drift_ev_per_atom"]) < bench.NVE_DRIFT_LIMIT_EV_PER_ATOM
+        assert 100 < r["temperature_range_k"][0] <= r["temperature_range_k"][1] < 1200
     tn, ts, zero = rows["tinynet"], rows["tersoff"], rows["zero"]
     assert ts["time_vs_tersoff"] == pytest.approx(1.0)
     assert tn["time_vs_tersoff"] == pytest.approx(tn["us_per_atom_step_median"] / ts["us_per_atom_step_median"])
