@@ -883,8 +883,10 @@ def targets(rows) -> list:
     for r in si:
         if r["atoms"] != big:
             continue
-        for key, what in (("memory_vs_tersoff", "LAMMPS"), ("rss_vs_tersoff", "peak RSS"),
-                          ("rss_above_baseline_vs_tersoff", "RSS above baseline")):
+        # (the table's RSS-above-baseline ratio is not one of them: Tersoff's own
+        # share over the pair_style zero run is a few MB, so that ratio measures
+        # little but the size of that share)
+        for key, what in (("memory_vs_tersoff", "LAMMPS"), ("rss_vs_tersoff", "peak RSS")):
             v = r.get(key)
             if v is not None:
                 out.append((f"memory/rank ({what}) <= 2x tersoff ({r['system']}, {r['ranks']} rank(s)){note}",
