@@ -213,11 +213,9 @@ def si_repulsive_potential(si_potential, tmp_path_factory):
     return path
 
 
-def test_nve_energy_conservation(si_repulsive_potential, tmp_path):
-    """512 Si atoms, 2000 steps of 1 fs: total-energy drift < 1e-5 eV/atom/ps."""
-    si_potential = si_repulsive_potential
-    lmp = open_lammps()
-    lmp.commands_string(f"""
+def diamond_si_512(potential):
+    """LAMMPS commands: 512-atom diamond Si with pair_style tinynet."""
+    return f"""
         units metal
         lattice diamond 5.43
         region box block 0 4 0 4 0 4
@@ -225,7 +223,15 @@ def test_nve_energy_conservation(si_repulsive_potential, tmp_path):
         create_atoms 1 box
         mass 1 28.0855
         pair_style tinynet
-        pair_coeff * * {si_potential} Si
+        pair_coeff * * {potential} Si
+    """
+
+
+def test_nve_energy_conservation(si_repulsive_potential, tmp_path):
+    """512 Si atoms, 2000 steps of 1 fs: total-energy drift < 1e-5 eV/atom/ps."""
+    si_potential = si_repulsive_potential
+    lmp = open_lammps()
+    lmp.commands_string(diamond_si_512(si_potential) + f"""
         velocity all create 300 4928 mom yes rot yes dist gaussian
         timestep 0.001
         fix integrate all nve
@@ -252,15 +258,7 @@ def test_consecutive_runs_use_current_bond_lists(si_repulsive_potential):
     build) must follow: a stale cut once gave 0.2 eV/atom at a second run's
     first step, and wrong forces until the next build."""
     lmp = open_lammps()
-    lmp.commands_string(f"""
-        units metal
-        lattice diamond 5.43
-        region box block 0 4 0 4 0 4
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 28.0855
-        pair_style tinynet
-        pair_coeff * * {si_repulsive_potential} Si
+    lmp.commands_string(diamond_si_512(si_repulsive_potential) + """
         neighbor 1.0 bin
         neigh_modify every 1 delay 0 check yes
         velocity all create 600 4928 mom yes rot yes dist gaussian
