@@ -177,9 +177,15 @@ template <class T> T translate_errors(const std::function<T()> &fn)
 PYBIND11_MODULE(_core, m)
 {
   m.doc() = "tinynet descriptor core (C++), shared with pair_style tinynet";
-  // For tests: the ring of bond rows of descriptors made from now on (hopping.h).
+  // For tests: the ring of bond rows of descriptors made from now on
+  // (hopping.h); returns the previous size.
   m.def(
-      "set_bond_ring_slots", [](size_t slots) { BondTable::initial_slots = std::max<size_t>(slots, 1); },
+      "set_bond_ring_slots",
+      [](size_t slots) {
+        const size_t previous = BondTable::initial_slots;
+        BondTable::initial_slots = std::max<size_t>(slots, 1);
+        return previous;
+      },
       py::arg("slots"));
 
   py::class_<GraphInput>(m, "Graph")

@@ -108,7 +108,7 @@ class BondTable {
   std::vector<double> hop, dhop;  // [slot][channel]
 
   // Slots of a new table's ring (tests make it tiny, to drop rows all the time).
-  inline static size_t initial_slots = 16384;    // ~1 MB with two channels
+  inline static size_t initial_slots = 8192;    // ~0.5 MB with two channels
 
   // Once per step: forget last step's rows; grow the ring if it dropped too many.
   void begin_step(const NeighborGraph &graph, int n_channels)
