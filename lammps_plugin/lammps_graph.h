@@ -37,7 +37,7 @@ inline void graph_from_list(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom
   }
 }
 
-// The bond walk's lists (NeighborGraph::bond_list): at each neighbour-list
+// The bond walk's rows (NeighborGraph::bond_count): at each neighbour-list
 // build, every local atom's row of the full list is reordered in place so
 // that the neighbours within `cutoff` (bond cutoff + skin) come first, and the
 // walk reads that prefix; the ghosts' rows as they are (LAMMPS builds them to
@@ -56,11 +56,8 @@ class BondLists {
   {
     const int inum = list->inum;
     if (built || (int) bonded_.size() != inum) partition(atom, list, cutoff);
-    graph.use_bond_lists();
-    for (int ii = 0; ii < inum; ++ii) {
-      const int i = list->ilist[ii];
-      graph.set_bond_list(i, list->firstneigh[i], bonded_[ii]);
-    }
+    graph.use_bond_counts();
+    for (int ii = 0; ii < inum; ++ii) graph.set_bond_count(list->ilist[ii], bonded_[ii]);
   }
   double memory_bytes() const { return (double) (bonded_.capacity() + far_.capacity()) * sizeof(int); }
 

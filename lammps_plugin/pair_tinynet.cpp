@@ -247,7 +247,7 @@ double PairTinyNet::memory_usage()
   double bytes = Pair::memory_usage();
   bytes += (double) graph.list.capacity() * sizeof(int *);
   bytes += (double) (graph.count.capacity() + node_species.capacity()) * sizeof(int);
-  bytes += (double) graph.bond_list.capacity() * sizeof(int *) + (double) graph.bond_count.capacity() * sizeof(int);
+  bytes += (double) graph.bond_count.capacity() * sizeof(int);
   bytes += bond_lists.memory_bytes();
   if (potential) bytes += potential->descriptor.memory_bytes();
   return bytes;

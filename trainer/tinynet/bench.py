@@ -617,26 +617,34 @@ def _default_potential(name: str) -> Path:
     return here if here.exists() else REPO_DIR / "potentials" / name
 
 
-def _file_elements(path: Path):
+def _potential_json(path):
+    """A potential file's JSON as a dict, or None if it cannot be read."""
     try:
         with open(path) as fh:
-            return json.load(fh).get("elements")
-    except (OSError, ValueError, AttributeError):
+            pot = json.load(fh)
+    except (OSError, ValueError):
         return None
+    return pot if isinstance(pot, dict) else None
+
+
+def _file_elements(path: Path):
+    pot = _potential_json(path)
+    return pot.get("elements") if pot else None
 
 
 def _describe_potential(path: Path) -> str:
     """Short summary of a potential's descriptor and network, for the notes."""
+    pot = _potential_json(path)
+    if pot is None:
+        return "unreadable"
     try:
-        with open(path) as fh:
-            pot = json.load(fh)
         from tinynet.blocks import BLOCK_TYPES
 
         parts = [BLOCK_TYPES[b["type"]].describe(b) for b in pot["descriptor"]["blocks"]]
         model = next(iter(pot["models"].values()))
         hidden = [len(layer["bias"]) for layer in model["layers"][:-1]]
         return "; ".join(parts) + f"; cutoff {pot['cutoff']}; hidden {hidden}"
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+    except (ValueError, KeyError, TypeError, StopIteration):
         return "unreadable"
 
 
@@ -841,11 +849,11 @@ def derive(cases) -> list:
 
 def _moments_n_max(path):
     """n_max of a potential file's moments block (None: no such block or unreadable)."""
+    pot = _potential_json(path)
     try:
-        with open(path) as fh:
-            blocks = json.load(fh)["descriptor"]["blocks"]
+        blocks = pot["descriptor"]["blocks"]
         return max((blk["n_max"] for blk in blocks if blk.get("type") == "moments"), default=None)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return None
 
 

@@ -21,11 +21,11 @@ struct NeighborGraph {
   std::vector<const int *> list;
   std::vector<int> count;
   int mask = ~0;
-  // Optional shorter lists for the bond walk, same masking: bond_list[u]
-  // must hold at least u's bonded partners. Hosts whose centres' lists reach
-  // far beyond the bond cutoff set them (LAMMPS: the centres' rows cut down
-  // to bond cutoff + skin); where they are not set the walk reads `list`.
-  std::vector<const int *> bond_list;
+  // Optional shorter rows for the bond walk: the first bond_count[u] entries
+  // of list[u] must hold at least u's bonded partners. Hosts whose centres'
+  // lists reach far beyond the bond cutoff set them (LAMMPS: the centres'
+  // rows reordered with bond cutoff + skin first); where they are not set the
+  // walk reads all of `list`.
   std::vector<int> bond_count;
 
   void reset(int n, const double *positions, const int *species_of_node, int list_mask = ~0)
@@ -36,7 +36,6 @@ struct NeighborGraph {
     mask = list_mask;
     list.assign(n, nullptr);
     count.assign(n, 0);
-    bond_list.clear();
     bond_count.clear();
   }
   void set_list(int u, const int *neighbors_of_u, int n)
@@ -45,26 +44,15 @@ struct NeighborGraph {
     count[u] = n;
   }
   int neighbor(int u, int k) const { return list[u][k] & mask; }
-  // Bond lists: every node starts with its `list`; then set_bond_list for some.
-  void use_bond_lists()
-  {
-    bond_list = list;
-    bond_count = count;
-  }
-  void set_bond_list(int u, const int *partners_of_u, int n)
-  {
-    bond_list[u] = partners_of_u;
-    bond_count[u] = n;
-  }
-  // The list the bond walk reads for u (masked entries), and its length.
+  // Bond rows: every node starts with all of its `list`; then set_bond_count
+  // for some.
+  void use_bond_counts() { bond_count = count; }
+  void set_bond_count(int u, int n) { bond_count[u] = n; }
+  // The row the bond walk reads for u (masked entries), and its length.
   const int *bond_row(int u, int &n) const
   {
-    if (bond_list.empty()) {
-      n = count[u];
-      return list[u];
-    }
-    n = bond_count[u];
-    return bond_list[u];
+    n = bond_count.empty() ? count[u] : bond_count[u];
+    return list[u];
   }
 };
 

@@ -122,16 +122,17 @@ class BondTable {
     step_begin_ = head_;
     allocate(n_channels);
   }
-  // Before each centre's walk: no row is in use.
-  void begin_centre() { oldest_in_use_ = head_; }
-  // The ring cannot hold one centre's rows together: double it and drop
-  // every row (the walk then starts again).
-  void grow()
+  // One centre's walk, `walk_once()`, reading rows with row(): run again
+  // with a ring twice as large (every row dropped) for as long as the ring
+  // cannot hold that centre's rows together.
+  template <class Walk> void walk(Walk &&walk_once)
   {
-    capacity_ = 2 * capacity_;
-    step_begin_ = head_;
-    allocate(n_channels_);
-    begin_centre();
+    for (;;) {
+      oldest_in_use_ = head_;    // no row in use yet
+      if (walk_once()) return;
+      capacity_ = 2 * capacity_;
+      allocate(n_channels_);
+    }
   }
   // Node u's row: its first slot and its length, computed if the ring does not
   // hold it. False if computing it would overwrite a row this centre uses.
@@ -148,14 +149,14 @@ class BondTable {
     ++computed_;
     // A row never wraps around the end of the ring: skip to its start.
     int n_listed = 0;
-    graph.bond_row(u, n_listed);
+    const int *listed = graph.bond_row(u, n_listed);
     if (n_listed > (int) capacity_) return false;
     long long start = head_;
     const long long offset = start % (long long) capacity_;
     if (offset + n_listed > (long long) capacity_) start += (long long) capacity_ - offset;
     if (start + n_listed - (long long) capacity_ > oldest_in_use_) return false;
     first = (int) (start % (long long) capacity_);
-    count = fill(graph, hopping, u, first);
+    count = fill(graph, hopping, u, listed, n_listed, first);
     row_pos_[u] = start;
     row_count_[u] = count;
     head_ = start + count;
@@ -182,7 +183,7 @@ class BondTable {
     dhop.resize(capacity_ * n_channels);
     head_ = step_begin_ = written_ = (written_ / (long long) capacity_ + 1) * (long long) capacity_;    // old rows unreachable
   }
-  int fill(const NeighborGraph &graph, const Hopping &hopping, int u, int first);
+  int fill(const NeighborGraph &graph, const Hopping &hopping, int u, const int *listed, int n_listed, int first);
 
   size_t capacity_ = initial_slots;    // slots; doubles as needed
   int n_channels_ = 0;
@@ -198,16 +199,15 @@ class BondTable {
 
 // The bonds of node u (partners with a species this model handles, closer
 // than the bond cutoff of their species pair, which is 0 for a pair that is
-// never bonded), written from slot `first` on (room for every listed
-// neighbour is there); returns their number.
-inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, int u, int first)
+// never bonded), from the n_listed entries of its bond row (graph.bond_row:
+// a centre's full list is ~3x longer), written from slot `first` on (room for
+// every listed neighbour is there); returns their number.
+inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, int u, const int *listed,
+                           int n_listed, int first)
 {
   const int nc = hopping.n_channels();
   const int su = graph.species[u];
   if (su < 0) return 0;
-  // The bond list where the host gives one (a centre's full list is ~3x longer).
-  int n_listed = 0;
-  const int *listed = graph.bond_row(u, n_listed);
   int *__restrict partner_ = partner.data();
   double *__restrict unit_ = unit.data(), *__restrict length_ = length.data();
   double *__restrict hop_ = hop.data(), *__restrict dhop_ = dhop.data();

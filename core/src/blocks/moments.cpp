@@ -33,7 +33,7 @@ double MomentsBlock::memory_bytes() const { return bonds_.memory_bytes(); }
 // (the ring of bond rows may be too small for one centre's rows: it grows and the walk starts again)
 void MomentsBlock::walk(Environment &env)
 {
-  while (!walk_once(env)) bonds_.grow();
+  bonds_.walk([&] { return walk_once(env); });
 }
 
 bool MomentsBlock::walk_once(Environment &env)
@@ -45,7 +45,6 @@ bool MomentsBlock::walk_once(Environment &env)
   // Nodes beyond the centre's list are added to the environment as reached.
   // Scratch only grows; counts n_walk_, n_edge_ (no push_back: measured,
   // its capacity checks through the members cost ~0.5k instructions an atom-step).
-  bonds_.begin_centre();
   const int n_env = env.size();
   if ((int) depth_of_env.size() < n_env) {
     depth_of_env.resize(2 * n_env);

@@ -51,7 +51,7 @@ void SimpleCyclesBlock::walk_bonds(Environment &env)
 {
   // (the ring of bond rows may be too small for one centre's rows: it grows
   // and the walk starts again)
-  while (!walk_edges(env)) bonds_.grow();
+  bonds_.walk([&] { return walk_edges(env); });
 
   // The edges' bond data, contiguous for the search.
   const int nw = (int) walk_env.size(), ne = (int) edge_p.size();
@@ -98,7 +98,6 @@ void SimpleCyclesBlock::walk_bonds(Environment &env)
 
 bool SimpleCyclesBlock::walk_edges(Environment &env)
 {
-  bonds_.begin_centre();
   const int depth = n_max_ / 2;
   const bool odd_top = (n_max_ % 2) == 1;
   env_walk.assign(env.size(), -1);
