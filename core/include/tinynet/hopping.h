@@ -36,7 +36,12 @@ class Hopping {
           throw std::invalid_argument("hopping: species-pair tables must be symmetric");
       }
     rbsq_.resize(n_pairs);
-    for (size_t p = 0; p < n_pairs; ++p) rbsq_[p] = rb_[p] * rb_[p];
+    inv_rb_.resize(n_pairs);
+    for (size_t p = 0; p < n_pairs; ++p) {
+      rbsq_[p] = rb_[p] * rb_[p];
+      inv_rb_[p] = rb_[p] > 0.0 ? 1.0 / rb_[p] : 0.0;    // (never used for an unbonded pair)
+    }
+    for (double l : decay_) inv_decay_.push_back(1.0 / l);
     max_rb_ = *std::max_element(rb_.begin(), rb_.end());
     if (!(max_rb_ > 0.0)) throw std::invalid_argument("hopping: no species pair is bonded");
   }
@@ -55,31 +60,33 @@ class Hopping {
   Four four(const int p[4], const double r[4]) const
   {
     Four b;
-    Vec4d rb;
+    Vec4d inv_rb;
     for (int lane = 0; lane < 4; ++lane) {
       b.r[lane] = r[lane];
       b.r0[lane] = r0_[p[lane]];
-      rb[lane] = rb_[p[lane]];
+      inv_rb[lane] = inv_rb_[p[lane]];
     }
-    // cutoff_fn and cutoff_fn_deriv of r / rb, four at a time
-    const Vec4d x = b.r / rb, x2 = x * x, x3 = x2 * x, zero = {};
+    // cutoff_fn and cutoff_fn_deriv of r / rb, four at a time (times the
+    // reciprocals: a vector division costs ~10 multiplications)
+    const Vec4d x = b.r * inv_rb, x2 = x * x, x3 = x2 * x, zero = {};
     const Vec4d fc = 1.0 + x3 * (-10.0 + x * (15.0 - 6.0 * x)), dfc = x2 * (-30.0 + x * (60.0 - 30.0 * x));
     b.fc = x >= 1.0 ? zero : fc;
-    b.dfc = x >= 1.0 ? zero : dfc / rb;
+    b.dfc = x >= 1.0 ? zero : dfc * inv_rb;
     return b;
   }
   // h_c(r) and dh_c/dr of channel c for the four bonds.
   void channel(const Four &b, int c, Vec4d &h, Vec4d &dh) const
   {
-    const Vec4d e = fast_exp(-(b.r - b.r0) / decay_[c]);    // (libm's exp: 3x the instructions)
+    const double inv_decay = inv_decay_[c];
+    const Vec4d e = fast_exp((b.r0 - b.r) * inv_decay);    // (libm's exp: 3x the instructions)
     h = e * b.fc;
-    dh = e * (b.dfc - b.fc / decay_[c]);
+    dh = e * (b.dfc - b.fc * inv_decay);
   }
 
  private:
   int n_species_ = 0;
-  std::vector<double> rb_, r0_, rbsq_;
-  std::vector<double> decay_;    // lambda_c per channel
+  std::vector<double> rb_, r0_, rbsq_, inv_rb_;
+  std::vector<double> decay_, inv_decay_;    // lambda_c per channel, 1 / lambda_c
   double max_rb_ = 0.0;
 };
 
@@ -231,7 +238,7 @@ inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, i
     length_[n] = rsq;
     n += rsq < rbsq[sv];
   }
-  for (int b = first; b < n; ++b) {
+  for (int b = first; b < n; ++b) {    // (vectorised: no divisions or sqrt calls one at a time)
     const double r = std::sqrt(length_[b]), inv = 1.0 / r;
     length_[b] = r;
     unit_[3 * (size_t) b] *= inv;
