@@ -89,6 +89,7 @@ void LdosModel::compute(const NeighborGraph &graph, const int *centers, int n_ce
       std::fill(out, out + grid.n_points, 0.0);
       continue;
     }
+    descriptor.prefetch_ahead(graph, centers, n_centers, c);
     descriptor.compute(graph, i, G.data());
     models[t].evaluate(G.data(), out);
   }

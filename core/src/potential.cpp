@@ -199,6 +199,7 @@ void Potential::compute(const NeighborGraph &graph, const int *centers, int n_ce
     double w[6] = {0, 0, 0, 0, 0, 0};
     double gradient_sum = 0.0;    // NaN/inf anywhere in this centre's forces shows up here
 
+    descriptor.prefetch_ahead(graph, centers, n_centers, c);
     descriptor.compute(graph, i, G.data());
     if (descriptor.listed_pair_flagged()) check_distances(graph);    // throws
     // (from the environment only if its nearest neighbour is within reach)

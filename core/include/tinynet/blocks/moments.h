@@ -28,6 +28,7 @@ class MomentsBlock : public DescriptorBlock {
   double list_cutoff() const override { return hopping_.max_rb(); }
   double bond_cutoff() const override { return hopping_.max_rb(); }
   void prepare(const NeighborGraph &graph) override;
+  void prefetch(const NeighborGraph &graph, int center) const override { BondTable::prefetch_rows(graph, center); }
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
   double memory_bytes() const override;
