@@ -59,11 +59,11 @@ void ElementModel::finalize()
 namespace {
 
 // Four doubles as one value (GCC/Clang vector extension): one AVX2 register.
-// The layer loops below keep TILE outputs in registers over the whole input
+// The layer loops below keep up to 32 outputs in registers over the whole input
 // sum instead of loading and storing y for every input (measured with
 // callgrind: the plain loops took ~3x the instructions; 8-wide values were
 // worse still on AVX2, spilled to the stack).
-constexpr int CHUNK = 4, TILE = 4 * CHUNK;
+constexpr int CHUNK = 4;
 using Vec = double __attribute__((vector_size(CHUNK * sizeof(double))));
 
 inline Vec load(const double *p)
@@ -75,48 +75,49 @@ inline Vec load(const double *p)
 
 inline void store(double *p, Vec v) { std::memcpy(p, &v, sizeof v); }
 
-// y[o] = b[o] + sum_i x[i] W[i][o], W row-major [n_in][n_out]. Each y[o] of a
-// wider layer is summed in the same order (i ascending) whatever the tiling; a
-// single output (the last layer) in four partial sums.
+// y[o0 .. o0 + 4 NV) = b + sum_i x[i] W[i][o], W row-major [n_in][n_out],
+// with the NV output vectors in registers over the whole input sum. SPLIT:
+// even and odd inputs in two sets of accumulators, so that a narrow tile
+// still has eight independent chains of FMAs (with four, each layer waited on
+// the FMA latency: ~4 cycles an input).
+template <int NV, bool SPLIT>
+inline void affine_tile(const double *__restrict x, const double *__restrict W, const double *__restrict b, int n_in,
+                        int n_out, int o0, double *__restrict y)
+{
+  Vec even[NV], odd[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    even[v] = load(b + o0 + v * CHUNK);
+    odd[v] = Vec{};
+  }
+  int i = 0;
+  if constexpr (SPLIT) {
+    for (; i + 2 <= n_in; i += 2) {
+      const double *wi = W + (size_t) i * n_out + o0, *wj = wi + n_out;
+      const double xi = x[i], xj = x[i + 1];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        even[v] += xi * load(wi + v * CHUNK);
+        odd[v] += xj * load(wj + v * CHUNK);
+      }
+    }
+  }
+  for (; i < n_in; ++i) {
+    const double *wi = W + (size_t) i * n_out + o0;
+    const double xi = x[i];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) even[v] += xi * load(wi + v * CHUNK);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) store(y + o0 + v * CHUNK, SPLIT ? even[v] + odd[v] : even[v]);
+}
+
+// y[o] = b[o] + sum_i x[i] W[i][o]: tiles of eight output vectors, then one
+// narrower tile, then scalar outputs; a single output (the last layer) as a
+// dot product in four partial sums.
 void affine(const double *__restrict x, const double *__restrict W, const double *__restrict b, int n_in,
             int n_out, double *__restrict y)
 {
-  int o0 = 0;
-  for (; o0 + TILE <= n_out; o0 += TILE) {
-    Vec a0 = load(b + o0), a1 = load(b + o0 + CHUNK), a2 = load(b + o0 + 2 * CHUNK),
-        a3 = load(b + o0 + 3 * CHUNK);
-#pragma GCC unroll 4
-    for (int i = 0; i < n_in; ++i) {
-      const double *wi = W + (size_t) i * n_out + o0;
-      const double xi = x[i];
-      a0 += xi * load(wi);
-      a1 += xi * load(wi + CHUNK);
-      a2 += xi * load(wi + 2 * CHUNK);
-      a3 += xi * load(wi + 3 * CHUNK);
-    }
-    store(y + o0, a0);
-    store(y + o0 + CHUNK, a1);
-    store(y + o0 + 2 * CHUNK, a2);
-    store(y + o0 + 3 * CHUNK, a3);
-  }
-  // The last one to three whole chunks in one pass over the inputs.
-  const int chunks = (n_out - o0) / CHUNK;
-  if (chunks > 0) {
-    Vec a0 = load(b + o0), a1 = chunks > 1 ? load(b + o0 + CHUNK) : Vec{},
-        a2 = chunks > 2 ? load(b + o0 + 2 * CHUNK) : Vec{};
-#pragma GCC unroll 4
-    for (int i = 0; i < n_in; ++i) {
-      const double *wi = W + (size_t) i * n_out + o0;
-      const double xi = x[i];
-      a0 += xi * load(wi);
-      if (chunks > 1) a1 += xi * load(wi + CHUNK);
-      if (chunks > 2) a2 += xi * load(wi + 2 * CHUNK);
-    }
-    store(y + o0, a0);
-    if (chunks > 1) store(y + o0 + CHUNK, a1);
-    if (chunks > 2) store(y + o0 + 2 * CHUNK, a2);
-    o0 += chunks * CHUNK;
-  }
   if (n_out == 1) {    // the output layer: a dot product, four inputs at a time
     Vec acc = {};
     int i = 0;
@@ -126,7 +127,19 @@ void affine(const double *__restrict x, const double *__restrict W, const double
     y[0] = sum;
     return;
   }
-  for (; o0 < n_out; ++o0) {    // narrow layers and the tail
+  int o0 = 0;
+  for (; o0 + 8 * CHUNK <= n_out; o0 += 8 * CHUNK) affine_tile<8, false>(x, W, b, n_in, n_out, o0, y);
+  switch ((n_out - o0) / CHUNK) {
+    case 1: affine_tile<1, true>(x, W, b, n_in, n_out, o0, y); break;
+    case 2: affine_tile<2, true>(x, W, b, n_in, n_out, o0, y); break;
+    case 3: affine_tile<3, true>(x, W, b, n_in, n_out, o0, y); break;
+    case 4: affine_tile<4, true>(x, W, b, n_in, n_out, o0, y); break;
+    case 5: affine_tile<5, false>(x, W, b, n_in, n_out, o0, y); break;
+    case 6: affine_tile<6, false>(x, W, b, n_in, n_out, o0, y); break;
+    case 7: affine_tile<7, false>(x, W, b, n_in, n_out, o0, y); break;
+    default: break;
+  }
+  for (o0 += (n_out - o0) / CHUNK * CHUNK; o0 < n_out; ++o0) {    // the last n_out % 4
     double acc = b[o0];
     for (int i = 0; i < n_in; ++i) acc += x[i] * W[(size_t) i * n_out + o0];
     y[o0] = acc;
