@@ -30,6 +30,7 @@ inline void graph_from_list(tinynet::NeighborGraph &graph, const LAMMPS_NS::Atom
 {
   const int nall = atom->nlocal + atom->nghost;
   graph.reset(nall, nall > 0 ? &atom->x[0][0] : nullptr, species.data(), NEIGHMASK);
+  graph.distinct_lists = true;    // a full list never holds i itself or j twice
   const int nlists = list->inum + list->gnum;
   for (int ii = 0; ii < nlists; ++ii) {
     const int i = list->ilist[ii];

@@ -60,6 +60,13 @@ void Descriptor::prepare(const NeighborGraph &graph)
 
 void Environment::add_listed(double cutsq, double &min_sq, double &sum_sq)
 {
+  if (graph_->distinct_lists) add_listed_rows<true>(cutsq, min_sq, sum_sq);
+  else add_listed_rows<false>(cutsq, min_sq, sum_sq);
+}
+
+template <bool DISTINCT>
+void Environment::add_listed_rows(double cutsq, double &min_sq, double &sum_sq)
+{
   // Local pointers and count: as members, each entry reloaded them (~8
   // instructions an entry).
   const NeighborGraph &graph = *graph_;
@@ -76,7 +83,8 @@ void Environment::add_listed(double cutsq, double &min_sq, double &sum_sq)
   for (int k = 0; k < count; ++k) {
     const int j = row[k] & mask;
     const int sj = graph_species[j];
-    if (j == i || sj < 0 || local_of[j] >= 0) continue;    // never, from LAMMPS
+    if (!DISTINCT && (j == i || local_of[j] >= 0)) continue;
+    if (sj < 0) continue;    // (a LAMMPS atom type mapped to NULL)
     const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
     const double rsq = dx * dx + dy * dy + dz * dz;
     lo = std::min(lo, rsq);

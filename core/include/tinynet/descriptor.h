@@ -73,6 +73,7 @@ class Environment {
 
  private:
   void grow(int n);
+  template <bool DISTINCT> void add_listed_rows(double cutsq, double &min_sq, double &sum_sq);
   int n_ = 0;
   const NeighborGraph *graph_ = nullptr;
   std::vector<int> local_of_;    // graph node -> index here, -1 elsewhere

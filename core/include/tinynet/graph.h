@@ -27,6 +27,9 @@ struct NeighborGraph {
   // rows reordered with bond cutoff + skin first); where they are not set the
   // walk reads all of `list`.
   std::vector<int> bond_count;
+  // True if every list holds distinct nodes other than its owner (LAMMPS's
+  // full lists): the environment then skips its test for repeats.
+  bool distinct_lists = false;
 
   void reset(int n, const double *positions, const int *species_of_node, int list_mask = ~0)
   {
@@ -37,6 +40,7 @@ struct NeighborGraph {
     list.assign(n, nullptr);
     count.assign(n, 0);
     bond_count.clear();
+    distinct_lists = false;
   }
   void set_list(int u, const int *neighbors_of_u, int n)
   {
