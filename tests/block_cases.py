@@ -17,6 +17,8 @@ so a walk that used another pair's value would disagree with the reference.
 
 BLOCK_CASES = {
     "moments_s": {"type": "moments", "n_max": 5, "bond_cutoff": 3.0, "r0": 0.5, "decay_lengths": [1.0, 2.0]},
+    # n_max <= 4 takes the core's shallow kernel (bonds i-j and j-k only), n_max 5 the general walk
+    "moments_s4": {"type": "moments", "n_max": 4, "bond_cutoff": 3.0, "r0": 0.5, "decay_lengths": [1.0, 2.0]},
     "simple_cycles": {"type": "simple_cycles", "n_max": 6, "bond_cutoff": 3.0, "r0": 2.35, "decay_lengths": [0.8, 1.6]},
     "moments_sp": {"type": "moments", "orbitals": "sp", "n_max": 4, "bond_cutoff": 2.9, "r0": 2.35,
                    "decay_lengths": [0.7], "sp_splitting": 0.4},
@@ -32,6 +34,14 @@ PAIR_R0 = {"Si-Si": 2.35, "Ge-Si": 2.45, "Ge-Ge": 2.6,
 BLOCK_CASES.update({
     "moments_s_pairs": {
         "type": "moments", "n_max": 5, "decay_lengths": [1.0, 2.0], "r0": PAIR_R0,
+        "bond_cutoff": {"Si-Si": 3.0, "Ge-Si": 3.3, "Ge-Ge": 5.0,
+                        "O-Ti": 2.5, "O-Sr": 3.3, "O-O": 3.3, "Sr-Ti": 3.9, "Sr-Sr": 4.4, "Ti-Ti": 0.0}},
+    "moments_s4_quad_pairs": {    # three channels: the shallow kernel's four-lane groups with a padding lane
+        "type": "moments", "n_max": 4, "decay_lengths": [1.0, 2.0, 0.7], "r0": PAIR_R0,
+        "bond_cutoff": {"Si-Si": 3.0, "Ge-Si": 3.3, "Ge-Ge": 5.0,
+                        "O-Ti": 2.5, "O-Sr": 3.3, "O-O": 3.3, "Sr-Ti": 3.9, "Sr-Sr": 4.4, "Ti-Ti": 0.0}},
+    "moments_s4_pairs": {
+        "type": "moments", "n_max": 4, "decay_lengths": [1.0, 2.0], "r0": PAIR_R0,
         "bond_cutoff": {"Si-Si": 3.0, "Ge-Si": 3.3, "Ge-Ge": 5.0,
                         "O-Ti": 2.5, "O-Sr": 3.3, "O-O": 3.3, "Sr-Ti": 3.9, "Sr-Sr": 4.4, "Ti-Ti": 0.0}},
     "moments_sp_pairs": {

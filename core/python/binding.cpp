@@ -2,6 +2,7 @@
 // descriptor math (no second copy in TensorFlow). tinynet/descriptors.py builds
 // the neighbour graph (atoms + periodic images) with ASE and calls these.
 #include "tinynet/potential.h"
+#include "tinynet/blocks/moments.h"
 #include "tinynet/hopping.h"
 #include "tinynet/ldos_model.h"
 
@@ -187,6 +188,16 @@ PYBIND11_MODULE(_core, m)
         return previous;
       },
       py::arg("slots"));
+  // Test hook: the moments block's n_max <= 4 kernel on or off (moments.h);
+  // returns the previous setting.
+  m.def(
+      "set_moments_shallow_kernel",
+      [](bool on) {
+        const bool previous = MomentsBlock::use_shallow_kernel;
+        MomentsBlock::use_shallow_kernel = on;
+        return previous;
+      },
+      py::arg("on"));
 
   py::class_<GraphInput>(m, "Graph")
       .def(py::init<RealArray, IntArray, IntArray, IntArray, IntArray>(), py::arg("positions"),

@@ -157,24 +157,6 @@ void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
   }
 }
 
-namespace {
-
-template <class G> constexpr int lanes_in = sizeof(G) / sizeof(double);
-
-// The first n groups of a scratch buffer kept as quads whatever the group
-// (grown if too short, its contents then lost).
-template <class G> G *lanes_of(std::vector<ChannelQuad> &buf, size_t n)
-{
-  const size_t quads = (n * sizeof(G) + sizeof(ChannelQuad) - 1) / sizeof(ChannelQuad);
-  if (buf.size() < quads) buf.resize(2 * quads);
-  return reinterpret_cast<G *>(buf.data());
-}
-
-// The sum of a group's lanes (the channels' shares of one edge's dE/dr).
-inline double lane_sum(ChannelPair a) { return a[0] + a[1]; }
-inline double lane_sum(ChannelQuad a) { return (a[0] + a[1]) + (a[2] + a[3]); }
-
-}    // namespace
 
 template <class G>
 int MomentsBlock::channel_groups() const
@@ -209,15 +191,6 @@ void MomentsBlock::gather_edge_hops()
   }
 }
 
-template <class G>
-G MomentsBlock::feature_group(const double *dE_dG, int n, int cg, int s) const
-{
-  constexpr int W = lanes_in<G>;
-  const int c = W * cg;
-  G f = {};
-  for (int lane = 0; lane < W && c + lane < hopping_.n_channels(); ++lane) f[lane] = dE_dG[feature_index(n, c + lane, s)];
-  return f;
-}
 
 template <class G>
 void MomentsBlock::add_moment(const G *x, const G *y, int nw, int n, int cg, double *features)
@@ -247,6 +220,10 @@ const G *MomentsBlock::species_features(const double *dE_dG, int n, int cg, doub
 
 void MomentsBlock::compute(Environment &env, double *features)
 {
+  if (shallow()) {    // n_max <= 4: moments_shallow.cpp
+    compute_shallow_path(env, features);
+    return;
+  }
   std::fill(features, features + n_features(), 0.0);
   walk(env);
   if (hopping_.n_channels() > 2) compute_groups<ChannelQuad>(features);
@@ -303,6 +280,10 @@ void MomentsBlock::compute_groups(double *features)
 
 void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
+  if (shallow()) {
+    backprop_shallow_path(env, dE_dG);
+    return;
+  }
   if (hopping_.n_channels() > 2) backprop_groups<ChannelQuad>(env, dE_dG);
   else backprop_groups<ChannelPair>(env, dE_dG);
 }

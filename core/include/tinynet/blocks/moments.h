@@ -15,6 +15,21 @@ namespace tinynet {
 using ChannelPair = double __attribute__((vector_size(2 * sizeof(double))));
 using ChannelQuad = double __attribute__((vector_size(4 * sizeof(double))));
 
+template <class G> constexpr int lanes_in = sizeof(G) / sizeof(double);
+
+// The first n groups of a scratch buffer kept as quads whatever the group
+// (grown if too short, its contents then lost).
+template <class G> G *lanes_of(std::vector<ChannelQuad> &buf, size_t n)
+{
+  const size_t quads = (n * sizeof(G) + sizeof(ChannelQuad) - 1) / sizeof(ChannelQuad);
+  if (buf.size() < quads) buf.resize(2 * quads);
+  return reinterpret_cast<G *>(buf.data());
+}
+
+// The sum of a group's lanes (the channels' shares of one edge's dE/dr).
+inline double lane_sum(ChannelPair a) { return a[0] + a[1]; }
+inline double lane_sum(ChannelQuad a) { return (a[0] + a[1]) + (a[2] + a[3]); }
+
 // Cycle block, "moments" kind: [H_c^n]_ii split by the species of the path's
 // middle node, by forward recursion v_a = H v_(a-1) over the sparse bond graph
 // and one reverse sweep. Paths are never enumerated.
@@ -32,6 +47,8 @@ class MomentsBlock : public DescriptorBlock {
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
   double memory_bytes() const override;
+  // Off: every n_max takes the general walk (tests compare the two).
+  inline static bool use_shallow_kernel = true;
 
 
  protected:
@@ -87,7 +104,33 @@ class MomentsBlock : public DescriptorBlock {
   template <class G> void add_moment(const G *x, const G *y, int nw, int n, int cg, double *features);
   // scale * dE/dG of moment n, group cg, per middle-node species (in species_sum_).
   template <class G> const G *species_features(const double *dE_dG, int n, int cg, double scale);
+
+  // n_max <= 4, at most four channels (moments_shallow.cpp): the centre's
+  // bonds i-j and their bonds j-k instead of the general walk graph.
+  bool shallow() const;
+  bool walk_shallow_once(Environment &env);
+  void compute_shallow_path(Environment &env, double *features);
+  void backprop_shallow_path(Environment &env, const double *dE_dG);
+  template <class G> G hop_group(const std::vector<double> &table, int bond) const;
+  template <class G> void compute_shallow(Environment &env, double *features);
+  template <class G> void backprop_shallow(Environment &env, const double *dE_dG);
+  int n_first_ = 0, n_second_ = 0;
+  std::vector<int> first_env_, first_bond_;                   // [bond i-j] env index of j, bond slot
+  std::vector<int> second_from_, second_env_, second_bond_;   // [bond j-k] its i-j, env index of k, bond slot
+  std::vector<int> touched_;          // env indices v2 lives on (centre, j's, k's), once each
+  std::vector<char> touched_mark_;    // [env index]
+  std::vector<ChannelQuad> shallow_v1_, shallow_v2_, shallow_g2_, shallow_via_;
 };
+
+template <class G>
+inline G MomentsBlock::feature_group(const double *dE_dG, int n, int cg, int s) const
+{
+  constexpr int W = lanes_in<G>;
+  const int c = W * cg;
+  G f = {};
+  for (int lane = 0; lane < W && c + lane < hopping_.n_channels(); ++lane) f[lane] = dE_dG[feature_index(n, c + lane, s)];
+  return f;
+}
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
 // block between {s, px, py, pz} of its two atoms,
