@@ -112,19 +112,15 @@ class Descriptor {
   const std::vector<std::unique_ptr<DescriptorBlock>> &blocks() const { return blocks_; }
 
   void prepare(const NeighborGraph &graph);                 // once per step
-  // Hosts evaluate centres[c] after prefetch(graph, centres[c + PREFETCH_AHEAD]):
-  // the bond walk's first read of a row is otherwise a cache miss
-  // (measured: 16..64 centres ahead all take fill's share of an 8000-atom
-  // step from 12 % to 7 %; 128 is too far).
+  // Hosts call this before evaluating centres[c]: the blocks' prefetch() for
+  // the centre PREFETCH_AHEAD places later, if any (the bond walk's first read
+  // of a row is otherwise a cache miss; measured: 16..64 centres ahead all
+  // take fill's share of an 8000-atom step from 12 % to 7 %; 128 is too far).
   static constexpr int PREFETCH_AHEAD = 32;
-  void prefetch(const NeighborGraph &graph, int center) const
-  {
-    for (const auto &block : blocks_) block->prefetch(graph, center);
-  }
-  // prefetch() for the centre PREFETCH_AHEAD after centres[c], if any.
   void prefetch_ahead(const NeighborGraph &graph, const int *centres, int n_centres, int c) const
   {
-    if (c + PREFETCH_AHEAD < n_centres) prefetch(graph, centres[c + PREFETCH_AHEAD]);
+    if (c + PREFETCH_AHEAD >= n_centres) return;
+    for (const auto &block : blocks_) block->prefetch(graph, centres[c + PREFETCH_AHEAD]);
   }
   void compute(const NeighborGraph &graph, int center, double *features);
   // With a distance r > 0 set, compute() flags a centre whose list holds a

@@ -142,18 +142,7 @@ void MomentsBlock::project_edge_gradients(Environment &env, const double *dE_dr,
       const double inv_r = 1.0 / length[eb[e]];
       for (int d = 0; d < 3; ++d) g[d] += (gl[d] - along * u[d]) * inv_r;
     }
-    // x and y as one pair, then z (a scalar loop over d took ~50 instructions an edge)
-    double *gp = grad + 3 * (size_t) we[ep[e]], *gq = grad + 3 * (size_t) we[eq[e]];
-    ChannelPair gxy, pxy, qxy;
-    std::memcpy(&gxy, g, sizeof gxy);
-    std::memcpy(&pxy, gp, sizeof pxy);
-    std::memcpy(&qxy, gq, sizeof qxy);
-    qxy += gxy;
-    pxy -= gxy;
-    std::memcpy(gq, &qxy, sizeof qxy);
-    gq[2] += g[2];
-    std::memcpy(gp, &pxy, sizeof pxy);
-    gp[2] -= g[2];
+    add_bond_gradient(grad, we[ep[e]], we[eq[e]], g);
   }
 }
 

@@ -5,6 +5,7 @@
 #include "tinynet/hopping.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,24 @@ template <class G> G *lanes_of(std::vector<ChannelQuad> &buf, size_t n)
 // The sum of a group's lanes (the channels' shares of one edge's dE/dr).
 inline double lane_sum(ChannelPair a) { return a[0] + a[1]; }
 inline double lane_sum(ChannelQuad a) { return (a[0] + a[1]) + (a[2] + a[3]); }
+
+// grad[q] += g, grad[p] -= g ([node][3] gradients): g = dE/dx_q of a bond
+// p -> q. x and y as one pair, then z (a loop over the three took ~50
+// instructions an edge).
+inline void add_bond_gradient(double *grad, int p, int q, const double g[3])
+{
+  double *gp = grad + 3 * (size_t) p, *gq = grad + 3 * (size_t) q;
+  ChannelPair gxy, pxy, qxy;
+  std::memcpy(&gxy, g, sizeof gxy);
+  std::memcpy(&pxy, gp, sizeof pxy);
+  std::memcpy(&qxy, gq, sizeof qxy);
+  qxy += gxy;
+  pxy -= gxy;
+  std::memcpy(gq, &qxy, sizeof qxy);
+  gq[2] += g[2];
+  std::memcpy(gp, &pxy, sizeof pxy);
+  gp[2] -= g[2];
+}
 
 // Cycle block, "moments" kind: [H_c^n]_ii split by the species of the path's
 // middle node, by forward recursion v_a = H v_(a-1) over the sparse bond graph
