@@ -25,7 +25,7 @@ MomentsBlock::MomentsBlock(int n_max, Hopping hopping) :
 void MomentsBlock::prepare(const NeighborGraph &graph)
 {
   graph_ = &graph;
-  bonds_.begin_step(graph, hopping_.n_channels());
+  bonds_.begin_step(graph, hopping_.n_channels(), shallow());    // (the shallow kernel reads compact rows)
 }
 
 double MomentsBlock::memory_bytes() const { return bonds_.memory_bytes(); }
@@ -209,7 +209,7 @@ const G *MomentsBlock::species_features(const double *dE_dG, int n, int cg, doub
 
 void MomentsBlock::compute(Environment &env, double *features)
 {
-  if (shallow()) {    // n_max <= 4: moments_shallow.cpp
+  if (bonds_.compact()) {    // n_max <= 4: moments_shallow.cpp (chosen at prepare)
     compute_shallow_path(env, features);
     return;
   }
@@ -269,7 +269,7 @@ void MomentsBlock::compute_groups(double *features)
 
 void MomentsBlock::backprop(Environment &env, const double *dE_dG)
 {
-  if (shallow()) {
+  if (bonds_.compact()) {
     backprop_shallow_path(env, dE_dG);
     return;
   }

@@ -18,10 +18,13 @@ namespace tinynet {
 
 namespace {
 
-// dE/dr = s for the bond p -> q along unit u: into the gradients of p and q.
-inline void project(double *grad, int p, int q, double s, const double *u)
+// dE/dx_q = s (x_q - x_p) for the bond p -> q (s: dE/dr over the bond's
+// length), with the positions relative to the centre (env.rel): into the
+// gradients of p and q.
+inline void project(double *grad, const double *rel, int p, int q, double s)
 {
-  const double g[3] = {s * u[0], s * u[1], s * u[2]};
+  const double *xp = rel + 3 * (size_t) p, *xq = rel + 3 * (size_t) q;
+  const double g[3] = {s * (xq[0] - xp[0]), s * (xq[1] - xp[1]), s * (xq[2] - xp[2])};
   add_bond_gradient(grad, p, q, g);
 }
 
@@ -136,16 +139,18 @@ void MomentsBlock::backprop_shallow(Environment &env, const double *dE_dG)
     g2[j] += a3[species[j]] * v1[t];
     via[t] = 2.0 * a2[species[j]] * v1[t] + a3[species[j]] * v2[j];
   }
+  // (compact bond rows: dhop is (dh/dr) / r)
   double *grad = env.grad.data();
+  const double *rel = env.rel.data();
   for (int u = 0; u < n_second_; ++u) {
     const int t = second_from_[u], k = second_env_[u], b = second_bond_[u];
     const G dh = hop_group<G>(bonds_.dhop, b);
-    project(grad, first_env_[t], k, lane_sum(g2[k] * v1[t] * dh), &bonds_.unit[3 * (size_t) b]);
+    project(grad, rel, first_env_[t], k, lane_sum(g2[k] * v1[t] * dh));
     via[t] += g2[k] * hop_group<G>(bonds_.hop, b);
   }
   for (int t = 0; t < n_first_; ++t) {
     const int b = first_bond_[t];
-    project(grad, 0, first_env_[t], lane_sum(via[t] * hop_group<G>(bonds_.dhop, b)), &bonds_.unit[3 * (size_t) b]);
+    project(grad, rel, 0, first_env_[t], lane_sum(via[t] * hop_group<G>(bonds_.dhop, b)));
   }
 }
 

@@ -71,6 +71,9 @@ class MomentsBlock : public DescriptorBlock {
 
 
  protected:
+  // Whether this step's centres take the shallow kernel (n_max <= 4, s
+  // orbitals), which reads compact bond rows (decided at prepare).
+  virtual bool shallow() const;
   // Breadth-first walk over bonds from the centre to depth floor(n_max/2),
   // recording each edge once (to the next shell, and within a shell for odd
   // moments); fills walk_env, walk_species, edge_p/q/bond.
@@ -126,7 +129,6 @@ class MomentsBlock : public DescriptorBlock {
 
   // n_max <= 4, at most four channels (moments_shallow.cpp): the centre's
   // bonds i-j and their bonds j-k instead of the general walk graph.
-  bool shallow() const;
   bool walk_shallow_once(Environment &env);
   void compute_shallow_path(Environment &env, double *features);
   void backprop_shallow_path(Environment &env, const double *dE_dG);
@@ -170,6 +172,9 @@ class SpMomentsBlock : public MomentsBlock {
   int n_features() const override { return 2 * MomentsBlock::n_features(); }
   void compute(Environment &env, double *features) override;
   void backprop(Environment &env, const double *dE_dG) override;
+
+ protected:
+  bool shallow() const override { return false; }    // (its walk reads the bonds' unit vectors)
 
  private:
   int sp_index(int n, int c, int orbital_class, int s) const
