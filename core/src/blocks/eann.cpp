@@ -219,10 +219,26 @@ void EannBlock::gather(const Environment &env)
     *at(c, F_Y) = rel[3 * j + 1];
     *at(c, F_Z) = rel[3 * j + 2];
   };
-  if (n_species_ == 1) {    // one pass: columns in environment order
+  if (n_species_ == 1) {    // columns in environment order
+    // The entries within the cutoff (kept or overwritten: no branch), then
+    // their fields chunk by chunk (a column's address once per chunk).
     int n = 0;
-    for (int j = 1; j < n_env; ++j)
-      if (dist[j] < rc) put(n++, j);
+    for (int j = 1; j < n_env; ++j) {
+      index[n] = j;
+      n += dist[j] < rc;
+    }
+    auto fields = [&](double *__restrict col, int lane, int j) {
+      col[F_R * CHUNK + lane] = dist[j];
+      col[F_X * CHUNK + lane] = rel[3 * j];
+      col[F_Y * CHUNK + lane] = rel[3 * j + 1];
+      col[F_Z * CHUNK + lane] = rel[3 * j + 2];
+    };
+    int c0 = 0;
+    for (double *__restrict col = cols; c0 + CHUNK <= n; c0 += CHUNK, col += block) {
+#pragma GCC unroll 4
+      for (int lane = 0; lane < CHUNK; ++lane) fields(col, lane, index[c0 + lane]);
+    }
+    for (int c = c0; c < n; ++c) fields(cols + (size_t) (c0 / CHUNK) * block, c - c0, index[c]);
     seg_begin_[0] = 0;
     seg_count_[0] = cursor_[0] = n;
   } else {    // the neighbours counted by species first, for the segments
