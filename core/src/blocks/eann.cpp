@@ -268,7 +268,7 @@ void EannBlock::gather(const Environment &env)
     }
 }
 
-template <int NK>
+template <int NK, bool OFF_GRID>
 void EannBlock::radial_rows()
 {
   // NK > 0: the number of centres at compile time (the Gaussian loop
@@ -280,7 +280,6 @@ void EannBlock::radial_rows()
   const double inv_rc = 1.0 / rc_, alpha = alpha_, minus_alpha = -alpha_, two_alpha = 2.0 * alpha_;
   const double delta = delta_, step = ratio_step_;
   const double *slope = off_grid_slope_.data(), *offset = off_grid_offset_.data();
-  const bool off_grid = off_grid_;
   for (int q = 0; q < n_chunks; ++q) {
     double *__restrict col = &cols_[(size_t) q * block];
     double *__restrict basis = col + F_BASIS * CHUNK, *__restrict dbasis = basis + nk * CHUNK;
@@ -301,7 +300,7 @@ void EannBlock::radial_rows()
           ratio *= step;
         }
         Vec p = phi;
-        if (off_grid) {    // off the even grid: times exp(t), |t| <= 1e-3
+        if constexpr (OFF_GRID) {    // off the even grid: times exp(t), |t| <= 1e-3
           const Vec t = slope[k] * r + offset[k];
           p *= 1.0 + t * (1.0 + t * (0.5 + t * (1.0 / 6.0 + t * (1.0 / 24.0))));
         }
@@ -328,7 +327,10 @@ void EannBlock::radial_rows()
 void EannBlock::compute(Environment &env, double *features)
 {
   gather(env);
-  with_centres([this](auto nk) { radial_rows<decltype(nk)::value>(); });
+  with_centres([this](auto nk) {
+    if (off_grid_) radial_rows<decltype(nk)::value, true>();
+    else radial_rows<decltype(nk)::value, false>();
+  });
   switch (l_max_) {
     case 1: compute_lmax<1>(features); break;
     case 2: compute_lmax<2>(features); break;

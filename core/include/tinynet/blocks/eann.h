@@ -41,8 +41,8 @@ class EannBlock : public DescriptorBlock {
   // The neighbours within the cutoff into the columns, grouped by species.
   void gather(const Environment &env);
   // Cutoff function, Gaussians times fc and their r-derivatives of every
-  // column (NK = n_centers_ at compile time, or 0).
-  template <int NK> void radial_rows();
+  // column (NK = n_centers_ at compile time, or 0; OFF_GRID = off_grid_).
+  template <int NK, bool OFF_GRID> void radial_rows();
   // f(std::integral_constant<int, NK>) with NK = n_centers_ where kernels
   // are compiled for it (4, 5, 6, 8 centres: loops unrolled), else NK = 0.
   template <class F> void with_centres(F &&f) const
