@@ -35,19 +35,11 @@ bool MomentsBlock::shallow() const { return use_shallow_kernel && n_max_ <= 4 &&
 bool MomentsBlock::walk_shallow_once(Environment &env)
 {
   // Env index of a partner node, added to the environment if the centre's
-  // list does not hold it; each env index is "touched" once (v2 lives there).
+  // list does not hold it (v2 lives on the env indices).
   auto env_index = [&](int node) {
-    int e = env.index_of(node);
-    if (e < 0) e = env.find_or_add(node);
-    if ((int) touched_mark_.size() < env.size()) touched_mark_.resize(2 * env.size(), 0);
-    if (!touched_mark_[e]) {
-      touched_mark_[e] = 1;
-      touched_.push_back(e);
-    }
-    return e;
+    const int e = env.index_of(node);
+    return e >= 0 ? e : env.find_or_add(node);
   };
-  for (int e : touched_) touched_mark_[e] = 0;    // the last centre's, or a restarted walk's
-  touched_.clear();
   n_first_ = n_second_ = 0;
   int begin = 0, count = 0;
   if (!bonds_.row(*graph_, hopping_, env.node[0], begin, count)) return false;
@@ -55,7 +47,6 @@ bool MomentsBlock::walk_shallow_once(Environment &env)
     first_env_.resize(2 * count);
     first_bond_.resize(2 * count);
   }
-  env_index(env.node[0]);    // the centre: v2 of the walks i-j-i
   for (int b = begin; b < begin + count; ++b) {
     const int j = env_index(bonds_.partner[b]);
     first_env_[n_first_] = j;
@@ -98,7 +89,9 @@ void MomentsBlock::compute_shallow(Environment &env, double *features)
 {
   const int nc = hopping_.n_channels(), n_env = env.size();
   G *v1 = lanes_of<G>(shallow_v1_, n_first_), *v2 = lanes_of<G>(shallow_v2_, n_env);
-  for (int e : touched_) v2[e] = G{};
+  // v2 over the whole environment (zero where no walk ends): whole-array
+  // sweeps instead of a list of the touched entries and its marks.
+  std::fill_n(v2, n_env, G{});
   for (int t = 0; t < n_first_; ++t) v1[t] = hop_group<G>(bonds_.hop, first_bond_[t]);
   for (int u = 0; u < n_second_; ++u) v2[second_env_[u]] += v1[second_from_[u]] * hop_group<G>(bonds_.hop, second_bond_[u]);
 
@@ -111,8 +104,13 @@ void MomentsBlock::compute_shallow(Environment &env, double *features)
     sum[s] += v1[t] * v1[t];
     sum[n_species_ + s] += v1[t] * v2[j];
   }
-  if (n_max_ >= 4)
-    for (int e : touched_) sum[2 * n_species_ + species[e]] += v2[e] * v2[e];
+  if (n_max_ >= 4 && n_species_ == 1) {    // (a register sum, not a store-to-load chain through sum)
+    G sum4 = {};
+    for (int e = 0; e < n_env; ++e) sum4 += v2[e] * v2[e];
+    sum[2] += sum4;
+  } else if (n_max_ >= 4) {
+    for (int e = 0; e < n_env; ++e) sum[2 * n_species_ + species[e]] += v2[e] * v2[e];
+  }
   for (int n = 2; n <= n_max_; ++n)
     for (int s = 0; s < n_species_; ++s)
       for (int c = 0; c < nc; ++c) features[feature_index(n, c, s)] = sum[(n - 2) * n_species_ + s][c];
@@ -133,7 +131,12 @@ void MomentsBlock::backprop_shallow(Environment &env, const double *dE_dG)
     for (int s = 0; s < n_species_; ++s) a[(n - 2) * n_species_ + s] = n <= n_max_ ? feature_group<G>(dE_dG, n, 0, s) : G{};
   const G *a2 = a, *a3 = a + n_species_, *a4 = a + 2 * n_species_;
   const int *species = env.species.data();
-  for (int e : touched_) g2[e] = 2.0 * a4[species[e]] * v2[e];
+  if (n_species_ == 1) {
+    const G two_a4 = 2.0 * a4[0];
+    for (int e = 0; e < n_env; ++e) g2[e] = two_a4 * v2[e];
+  } else {
+    for (int e = 0; e < n_env; ++e) g2[e] = 2.0 * a4[species[e]] * v2[e];
+  }
   for (int t = 0; t < n_first_; ++t) {
     const int j = first_env_[t];
     g2[j] += a3[species[j]] * v1[t];

@@ -138,8 +138,6 @@ class MomentsBlock : public DescriptorBlock {
   int n_first_ = 0, n_second_ = 0;
   std::vector<int> first_env_, first_bond_;                   // [bond i-j] env index of j, bond slot
   std::vector<int> second_from_, second_env_, second_bond_;   // [bond j-k] its i-j, env index of k, bond slot
-  std::vector<int> touched_;          // env indices v2 lives on (centre, j's, k's), once each
-  std::vector<char> touched_mark_;    // [env index]
   std::vector<ChannelQuad> shallow_v1_, shallow_v2_, shallow_g2_, shallow_via_;
 };
 
