@@ -188,7 +188,8 @@ class BondTable {
     if (offset + n_listed > (long long) capacity_) start += (long long) capacity_ - offset;
     if (start + n_listed - (long long) capacity_ > oldest_in_use_) return false;
     first = (int) (start % (long long) capacity_);
-    count = fill(graph, hopping, u, listed, n_listed, first);
+    count = compact_ ? fill<true>(graph, hopping, u, listed, n_listed, first)
+                     : fill<false>(graph, hopping, u, listed, n_listed, first);
     row_pos_[u] = start;
     row_count_[u] = count;
     head_ = start + count;
@@ -220,12 +221,13 @@ class BondTable {
     dhop.resize(capacity_ * n_channels);
     head_ = step_begin_ = written_ = (written_ / (long long) capacity_ + 1) * (long long) capacity_;    // old rows unreachable
   }
+  template <bool COMPACT>
   int fill(const NeighborGraph &graph, const Hopping &hopping, int u, const int *listed, int n_listed, int first);
 
   size_t capacity_ = initial_slots;    // slots; doubles as needed
   int n_channels_ = 0;
   bool compact_ = false;
-  std::vector<double> row_d_, row_r_;    // compact rows: one row's [entry][3] bond vectors, lengths
+  std::vector<double> row_r_;    // compact rows: one row's squared lengths, then lengths (scratch)
   std::vector<long long> row_pos_;    // per node: ring position of its row (monotone), -1 never
   std::vector<int> row_count_;
   // Ring positions only grow: the next row starts at head_; fill() writes a
@@ -241,22 +243,20 @@ class BondTable {
 // never bonded), from the n_listed entries of its bond row (graph.bond_row:
 // a centre's full list is ~3x longer), written from slot `first` on (room for
 // every listed neighbour is there); returns their number.
+template <bool COMPACT>
 inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, int u, const int *listed,
                            int n_listed, int first)
 {
   const int nc = hopping.n_channels();
   const int su = graph.species[u];
   if (su < 0) return 0;
-  // Bond vectors and lengths in the slots (full rows), or in a scratch row
-  // (compact rows: slot b at entry b - first).
-  if (compact_ && row_r_.size() < (size_t) n_listed) {
-    row_d_.resize(3 * (size_t) n_listed);
-    row_r_.resize(n_listed);
-  }
-  const int base = compact_ ? first : 0;
+  // Full rows: bond vectors and lengths in the slots. Compact rows: the
+  // lengths in a scratch row (slot b at entry b - first), no vectors.
+  if (COMPACT && row_r_.size() < (size_t) n_listed) row_r_.resize(n_listed);
+  const int base = COMPACT ? first : 0;
   int *__restrict partner_ = partner.data();
-  double *__restrict unit_ = compact_ ? row_d_.data() : unit.data();
-  double *__restrict length_ = compact_ ? row_r_.data() : length.data();
+  double *__restrict unit_ = unit.data();
+  double *__restrict length_ = COMPACT ? row_r_.data() : length.data();
   double *__restrict hop_ = hop.data(), *__restrict dhop_ = dhop.data();
   const double *rbsq = hopping.rbsq_row(su);    // by the partner's species
   const int pair_row = hopping.pair(su, 0);
@@ -272,14 +272,16 @@ inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, i
     // Written always, kept if bonded: which of the ~16 listed are the bonds
     // is unpredictable in list order (a branch here mispredicted ~5 times a row).
     partner_[n] = v;
-    unit_[3 * (size_t) (n - base)] = dx;
-    unit_[3 * (size_t) (n - base) + 1] = dy;
-    unit_[3 * (size_t) (n - base) + 2] = dz;
+    if constexpr (!COMPACT) {
+      unit_[3 * (size_t) n] = dx;
+      unit_[3 * (size_t) n + 1] = dy;
+      unit_[3 * (size_t) n + 2] = dz;
+    }
     length_[n - base] = rsq;
     n += rsq < rbsq[sv];
   }
   for (int b = first; b < n; ++b) length_[b - base] = std::sqrt(length_[b - base]);    // (one vector pass)
-  if (!compact_)
+  if constexpr (!COMPACT)
     for (int b = first; b < n; ++b) {
       const double inv = 1.0 / length_[b];
       unit_[3 * (size_t) b] *= inv;
@@ -297,12 +299,10 @@ inline int BondTable::fill(const NeighborGraph &graph, const Hopping &hopping, i
       r[lane] = length_[b - base];
     }
     const Hopping::Four bonds = hopping.four(p, r);
-    Vec4d inv_r = {1.0, 1.0, 1.0, 1.0};
-    if (compact_) inv_r /= bonds.r;
     for (int c = 0; c < nc; ++c) {
       Vec4d h, dh;
       hopping.channel(bonds, c, h, dh);
-      dh *= inv_r;
+      if constexpr (COMPACT) dh /= bonds.r;    // (dh/dr) / r: see `dhop`
       for (int lane = 0; lane < m; ++lane) {
         hop_[(size_t) (b0 + lane) * nc + c] = h[lane];
         dhop_[(size_t) (b0 + lane) * nc + c] = dh[lane];
