@@ -3,6 +3,7 @@
 // the neighbour graph (atoms + periodic images) with ASE and calls these.
 #include "tinynet/potential.h"
 #include "tinynet/blocks/moments.h"
+#include "tinynet/fast_exp.h"
 #include "tinynet/hopping.h"
 #include "tinynet/ldos_model.h"
 
@@ -188,6 +189,16 @@ PYBIND11_MODULE(_core, m)
         return previous;
       },
       py::arg("slots"));
+  // Test hook: the core's inline exp (fast_exp.h), four at a time and scalar
+  // for the tail, elementwise over an array.
+  m.def(
+      "fast_exp",
+      [](const RealArray &x) {
+        RealArray out(x.size());
+        fast_exp_array(x.data(), out.mutable_data(), (int) x.size());
+        return out;
+      },
+      py::arg("x"));
   // Test hook: the moments block's n_max <= 4 kernel on or off (moments.h);
   // returns the previous setting.
   m.def(
