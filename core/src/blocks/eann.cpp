@@ -212,12 +212,12 @@ void EannBlock::gather(const Environment &env)
   auto at = [cols, block](unsigned c, int field) {
     return cols + (size_t) (c / CHUNK) * block + field * CHUNK + c % CHUNK;
   };
-  auto put = [&](int c, int j) {
-    index[c] = j;
-    *at(c, F_R) = dist[j];
-    *at(c, F_X) = rel[3 * j];
-    *at(c, F_Y) = rel[3 * j + 1];
-    *at(c, F_Z) = rel[3 * j + 2];
+  // Environment entry j into lane `lane` of the chunk at col.
+  auto fields = [&](double *__restrict col, int lane, int j) {
+    col[F_R * CHUNK + lane] = dist[j];
+    col[F_X * CHUNK + lane] = rel[3 * j];
+    col[F_Y * CHUNK + lane] = rel[3 * j + 1];
+    col[F_Z * CHUNK + lane] = rel[3 * j + 2];
   };
   if (n_species_ == 1) {    // columns in environment order
     // The entries within the cutoff (kept or overwritten: no branch), then
@@ -227,12 +227,6 @@ void EannBlock::gather(const Environment &env)
       index[n] = j;
       n += dist[j] < rc;
     }
-    auto fields = [&](double *__restrict col, int lane, int j) {
-      col[F_R * CHUNK + lane] = dist[j];
-      col[F_X * CHUNK + lane] = rel[3 * j];
-      col[F_Y * CHUNK + lane] = rel[3 * j + 1];
-      col[F_Z * CHUNK + lane] = rel[3 * j + 2];
-    };
     int c0 = 0;
     for (double *__restrict col = cols; c0 + CHUNK <= n; c0 += CHUNK, col += block) {
 #pragma GCC unroll 4
@@ -255,7 +249,11 @@ void EannBlock::gather(const Environment &env)
       seg_begin_[s] = cursor_[s] = columns;
       columns += (seg_count_[s] + CHUNK - 1) / CHUNK * CHUNK;
     }
-    for (int t = 0; t < n; ++t) put(cursor_[species[in_range[t]]]++, in_range[t]);
+    for (int t = 0; t < n; ++t) {
+      const int j = in_range[t], c = cursor_[species[j]]++;
+      index[c] = j;
+      fields(cols + (size_t) (c / CHUNK) * block, c % CHUNK, j);
+    }
   }
   const int last = n_species_ - 1;
   columns_ = seg_begin_[last] + (seg_count_[last] + CHUNK - 1) / CHUNK * CHUNK;

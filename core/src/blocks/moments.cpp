@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 namespace tinynet {
@@ -159,23 +158,13 @@ void MomentsBlock::gather_edge_hops()
   // Per channel group, the hoppings of each walk edge in edge order: the
   // sweeps below read them three times per level, contiguously instead of
   // through edge_bond into the bond table.
-  constexpr int W = lanes_in<G>;
-  const int nc = hopping_.n_channels(), ne = n_edge_, n_groups = channel_groups<G>();
+  const int ne = n_edge_, n_groups = channel_groups<G>();
   G *h_all = lanes_of<G>(edge_h, (size_t) n_groups * ne), *dh_all = lanes_of<G>(edge_dh, (size_t) n_groups * ne);
   for (int cg = 0; cg < n_groups; ++cg) {
-    const int c = W * cg, live = std::min(W, nc - c);
     G *__restrict h = h_all + (size_t) cg * ne, *__restrict dh = dh_all + (size_t) cg * ne;
     for (int e = 0; e < ne; ++e) {
-      const size_t hb = (size_t) edge_bond[e] * nc + c;
-      G he = {}, dhe = {};
-#pragma GCC unroll 4
-      for (int lane = 0; lane < W; ++lane)
-        if (lane < live) {
-          he[lane] = bonds_.hop[hb + lane];
-          dhe[lane] = bonds_.dhop[hb + lane];
-        }
-      h[e] = he;
-      dh[e] = dhe;
+      h[e] = hop_group<G>(bonds_.hop, edge_bond[e], cg);
+      dh[e] = hop_group<G>(bonds_.dhop, edge_bond[e], cg);
     }
   }
 }

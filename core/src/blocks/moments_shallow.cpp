@@ -12,7 +12,6 @@
 #include "tinynet/blocks/moments.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace tinynet {
 
@@ -69,19 +68,6 @@ bool MomentsBlock::walk_shallow_once(Environment &env)
     }
   }
   return true;
-}
-
-template <class G>
-G MomentsBlock::hop_group(const std::vector<double> &table, int bond) const
-{
-  const int nc = hopping_.n_channels();
-  G h = {};
-  if (nc == lanes_in<G>) {
-    std::memcpy(&h, &table[(size_t) bond * nc], sizeof h);
-  } else {
-    for (int c = 0; c < nc; ++c) h[c] = table[(size_t) bond * nc + c];
-  }
-  return h;
 }
 
 template <class G>

@@ -104,7 +104,7 @@ class MomentsBlock : public DescriptorBlock {
   // one or two channels, quads (ChannelQuad) for three or four, the last
   // group padded with zero hoppings, so that every sweep over the edges and
   // nodes serves a whole group per index load. Kept as quads whatever the
-  // group (lanes_of in moments.cpp).
+  // group (lanes_of above).
   std::vector<ChannelQuad> v;         // [group][level 0..depth][walk node]
   std::vector<ChannelQuad> w;         // [group][level][walk node]: H v (odd moments)
   std::vector<ChannelQuad> gbar, gnext, beta;    // [walk node] dE/dv_a, next level, dE/dG of an odd moment
@@ -120,6 +120,9 @@ class MomentsBlock : public DescriptorBlock {
   template <class G> void compute_groups(double *features);
   template <class G> void backprop_groups(Environment &env, const double *dE_dG);
   template <class G> void gather_edge_hops();    // edge_h, edge_dh of the current walk
+  // The channels of group cg of a bond's row in a bond-table array (hop or
+  // dhop), 0 in the lanes beyond the last channel.
+  template <class G> G hop_group(const std::vector<double> &table, int bond, int cg = 0) const;
   // dE/dG of moment n for the channels of group cg at middle-node species s (0 in a padding lane).
   template <class G> G feature_group(const double *dE_dG, int n, int cg, int s) const;
   // features of moment n, channels of group cg: += sum over walk nodes k < nw of x_k y_k.
@@ -132,7 +135,6 @@ class MomentsBlock : public DescriptorBlock {
   bool walk_shallow_once(Environment &env);
   void compute_shallow_path(Environment &env, double *features);
   void backprop_shallow_path(Environment &env, const double *dE_dG);
-  template <class G> G hop_group(const std::vector<double> &table, int bond) const;
   template <class G> void compute_shallow(Environment &env, double *features);
   template <class G> void backprop_shallow(Environment &env, const double *dE_dG);
   int n_first_ = 0, n_second_ = 0;
@@ -149,6 +151,21 @@ inline G MomentsBlock::feature_group(const double *dE_dG, int n, int cg, int s) 
   G f = {};
   for (int lane = 0; lane < W && c + lane < hopping_.n_channels(); ++lane) f[lane] = dE_dG[feature_index(n, c + lane, s)];
   return f;
+}
+
+template <class G>
+inline G MomentsBlock::hop_group(const std::vector<double> &table, int bond, int cg) const
+{
+  constexpr int W = lanes_in<G>;
+  const int nc = hopping_.n_channels(), c = W * cg, live = std::min(W, nc - c);
+  const double *row = &table[(size_t) bond * nc + c];
+  G h = {};
+  if (live == W) {
+    std::memcpy(&h, row, sizeof h);
+  } else {
+    for (int lane = 0; lane < live; ++lane) h[lane] = row[lane];
+  }
+  return h;
 }
 
 // Orbital moments (orbitals "sp"): every bond carries the 4x4 Slater-Koster
