@@ -142,9 +142,7 @@ def test_moments_shallow_kernel_matches_general_walk(n_max, decay_lengths):
     general walk must give the same features and Jacobian to round-off, for
     one to four channels (pair and quad lane groups) and two species whose
     Ge-Ge bonds reach the second shell (triangles for the odd moment)."""
-    case = dict(BLOCK_CASES["moments_s4_pairs"], n_max=n_max, decay_lengths=decay_lengths)
-    descriptor = {"blocks": [{k: ({p: x for p, x in v.items() if all(el in SIGE for el in p.split("-"))}
-                                  if isinstance(v, dict) else v) for k, v in case.items()}]}
+    descriptor = {"blocks": [dict(block_for("moments_s4_pairs", SIGE), n_max=n_max, decay_lengths=decay_lengths)]}
     atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat(2)
     atoms.symbols[np.random.default_rng(3).choice(len(atoms), 30, replace=False)] = "Ge"
     atoms.rattle(0.1, seed=4)
